@@ -1,0 +1,42 @@
+# KPI-Cockpit: `make run` sets up and starts the app on demo data; `make test` sets up and runs every test.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export KPI_DB ?= data/kpi.duckdb
+
+.PHONY: run test lint audit bench browser-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/kpi demo --if-empty
+	$(BIN)/streamlit run app.py
+
+# Debian's chromium for the real-browser tests (no downloaded browsers).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installiere Debian-Paket chromium …"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) browser-deps lint
+	$(BIN)/python -m pytest
+
+audit: $(STAMP)
+	$(BIN)/pip-audit --skip-editable
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/metrics.py
+	$(BIN)/python bench/export.py
+	$(BIN)/python bench/pages.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,210 @@
+"""The only module that opens DuckDB: schema set-up, seeding, transactions, waiting for the file lock.
+
+Concurrency model: one `Database` per process holds one DuckDB connection. Every thread
+works on its own cursor (`db.cursor()`); all writes go through `db.transaction()`, which
+serialises writers with a process-wide lock, so interleaved BEGIN/COMMIT on a shared
+connection cannot happen. A second process (e.g. `kpi ingest` while the app runs) cannot
+open the file: `open_database` waits up to `wait_seconds` and then raises
+`DatabaseBusyError` with a German message.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from kpi import catalog
+
+SCHEMA_VERSION = 1
+DEFAULT_DB = Path("data") / "kpi.duckdb"
+
+
+class DatabaseBusyError(RuntimeError):
+    """The database file is held by another process (German message)."""
+
+
+def default_path() -> Path:
+    """Return the database path: $KPI_DB, else data/kpi.duckdb."""
+    return Path(os.environ.get("KPI_DB") or DEFAULT_DB)
+
+
+def schema_sql() -> str:
+    """Return the data model's SQL (kpi/schema.sql)."""
+    return (Path(__file__).parent / "schema.sql").read_text(encoding="utf-8")
+
+
+def raw_dir(db_path: Path | str) -> Path:
+    """Return the folder beside the database where uploaded raw files are kept by hash."""
+    p = Path(db_path)
+    return p.parent / (p.stem + "_files")
+
+
+class Database:
+    """One DuckDB connection with a writer lock; threads use cursors."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: str):
+        self._con = con
+        self.path = path
+        self._write_lock = threading.RLock()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """Return a fresh cursor: safe to use from one thread."""
+        return self._con.cursor()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Run a block as one transaction: all or nothing; bumps the data version on commit."""
+        with self._write_lock:
+            cur = self._con.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+                cur.execute("UPDATE meta SET data_version = data_version + 1")
+                cur.execute("COMMIT")
+            except BaseException:
+                try:
+                    cur.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                raise
+            finally:
+                cur.close()
+
+    def checkpoint(self) -> None:
+        """Write the WAL into the database file (after each upload)."""
+        with self._write_lock:
+            cur = self._con.cursor()
+            try:
+                cur.execute("CHECKPOINT")
+            finally:
+                cur.close()
+
+    def query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> list[tuple]:
+        """Run a read query with bound parameters; return all rows."""
+        cur = self._con.cursor()
+        try:
+            return cur.execute(sql, params or {}).fetchall()
+        finally:
+            cur.close()
+
+    def df(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None):
+        """Run a read query with bound parameters; return a pandas DataFrame."""
+        cur = self._con.cursor()
+        try:
+            return cur.execute(sql, params or {}).df()
+        finally:
+            cur.close()
+
+    def arrow(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None):
+        """Run a read query with bound parameters; return a pyarrow Table."""
+        cur = self._con.cursor()
+        try:
+            return cur.execute(sql, params or {}).to_arrow_table()
+        finally:
+            cur.close()
+
+    def data_version(self) -> int:
+        """Return a counter that changes with every committed write (a cache key)."""
+        return int(self.query("SELECT data_version FROM meta")[0][0])
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _connect_with_wait(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(path, config={"autoinstall_known_extensions": "false",
+                                                "autoload_known_extensions": "false"})
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseBusyError(
+                    f"Die Datenbank „{path}“ wird gerade von einem anderen Programm verwendet "
+                    f"(z. B. der laufenden KPI-Cockpit-App). Nach {wait_seconds:g} Sekunden Warten "
+                    "aufgegeben. Bitte später erneut versuchen, die App kurz beenden oder die Datei "
+                    "über die Upload-Seite der App hochladen."
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+def open_database(path: Path | str | None = None, wait_seconds: float = 0.0) -> Database:
+    """Open (and if new, create and seed) the database at `path` (default: `default_path()`)."""
+    if path is None:
+        path = default_path()
+    path = str(path)
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = _connect_with_wait(path, wait_seconds)
+    db = Database(con, path)
+    ensure_schema(db)
+    return db
+
+
+def ensure_schema(db: Database) -> None:
+    """Create tables if missing and seed the catalog, Handlungsfelder, example parameters."""
+    with db._write_lock:
+        cur = db.cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            cur.execute(schema_sql())
+            if cur.execute("SELECT count(*) FROM meta").fetchone()[0] == 0:
+                cur.execute("INSERT INTO meta VALUES ($v, 0)", {"v": SCHEMA_VERSION})
+                _seed(cur)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+
+
+def _seed(cur: duckdb.DuckDBPyConnection) -> None:
+    cur.executemany(
+        "INSERT INTO kpi VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true, $9)",
+        [
+            (k.key, k.label, k.unit, k.family, k.polarity, k.aggregation, k.min_value, k.max_value, i)
+            for i, k in enumerate(catalog.KPIS)
+        ],
+    )
+    cur.executemany("INSERT INTO handlungsfeld VALUES ($1)", [(h,) for h in catalog.HANDLUNGSFELDER])
+    cur.executemany(
+        "INSERT INTO parameter (key, value, valid_from, source, is_example) VALUES ($1, $2, $3, $4, true)",
+        [(p.key, p.value, catalog.PARAMETER_DEFAULT_VALID_FROM, p.source) for p in catalog.PARAMETER_DEFAULTS],
+    )
+    cur.executemany(
+        "INSERT INTO criterion VALUES ($1, $2, $3)",
+        [(name, w, i) for i, (name, w) in enumerate(catalog.DEFAULT_CRITERIA)],
+    )
+
+
+def audit(cur: duckdb.DuckDBPyConnection, user: str, action: str, detail: str = "") -> None:
+    """Append one audit entry inside the caller's transaction."""
+    cur.execute(
+        "INSERT INTO audit (user_name, action, detail) VALUES ($u, $a, $d)",
+        {"u": user, "a": action, "d": detail},
+    )
+
+
+def latest_upload_time(db: Database):
+    """Return the timestamp of the newest active upload (the data date), or None."""
+    row = db.query("SELECT max(uploaded_at) FROM upload WHERE status = 'active'")
+    return row[0][0] if row else None

@@ -1,0 +1,123 @@
+"""Versioned store: one transaction per load, idempotent re-upload, replace + history + rollback."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from kpi import store
+from tests.conftest import frame
+
+
+def current(db):
+    return db.query(
+        "SELECT kommune, massnahme, kpi, period, value FROM v_measurement ORDER BY ALL"
+    )
+
+
+def test_first_upload_inserts_and_counts(fresh_db):
+    counts = store.apply(
+        fresh_db,
+        frame([("Musterstadt", "E-Akte", "fallzahl", "2024-01", 10.0),
+               ("Musterstadt", None, "fallzahl", "2024-01", 99.0)]),
+        file_name="a.xlsx", raw_bytes=b"a",
+    )
+    assert (counts.inserted, counts.updated, counts.unchanged) == (2, 0, 0)
+    assert counts.new_kommunen == 1 and counts.new_massnahmen == 1
+    assert current(fresh_db) == [
+        ("Musterstadt", "E-Akte", "fallzahl", date(2024, 1, 1), 10.0),
+        ("Musterstadt", None, "fallzahl", date(2024, 1, 1), 99.0),
+    ]
+
+
+def test_reupload_of_same_file_changes_nothing(fresh_db):
+    f = frame([("A", "M", "fallzahl", "2024-01", 10.0)])
+    first = store.apply(fresh_db, f, file_name="a.xlsx", raw_bytes=b"same")
+    version = fresh_db.data_version()
+    again = store.apply(fresh_db, f, file_name="a.xlsx", raw_bytes=b"same")
+    assert again.upload_id is None and again.duplicate_of == first.upload_id
+    assert again.unchanged == 1 and again.changes == 0
+    assert fresh_db.query("SELECT count(*) FROM upload")[0][0] == 1
+    assert fresh_db.query("SELECT count(*) FROM measurement_history")[0][0] == 1
+    assert fresh_db.data_version() == version + 1  # the no-op transaction only bumps the counter
+
+
+def test_preview_counts_without_writing(fresh_db):
+    store.apply(fresh_db, frame([("A", "M", "fallzahl", "2024-01", 10.0)]), file_name="a")
+    counts = store.preview(fresh_db, frame([("A", "M", "fallzahl", "2024-01", 11.0),
+                                            ("A", "M", "fallzahl", "2024-02", 12.0),
+                                            ("B", "X", "fallzahl", "2024-02", 1.0)]))
+    assert (counts.inserted, counts.updated, counts.unchanged) == (2, 1, 0)
+    assert counts.new_kommunen == 1
+    assert current(fresh_db) == [("A", "M", "fallzahl", date(2024, 1, 1), 10.0)]
+    assert fresh_db.query("SELECT count(*) FROM kommune")[0][0] == 1
+
+
+def test_correction_replaces_value_and_keeps_history_and_rollback_restores(fresh_db):
+    first = store.apply(fresh_db, frame([("A", "M", "fallzahl", "2024-01", 10.0)]), file_name="a")
+    second = store.apply(fresh_db, frame([("A", "M", "fallzahl", "2024-01", 12.5)]), file_name="b")
+    assert second.updated == 1
+    assert current(fresh_db)[0][-1] == 12.5
+    hist = store.value_history(fresh_db, "A", "M", "fallzahl", date(2024, 1, 1))
+    assert list(hist["value"]) == [12.5, 10.0]
+    assert store.rollback(fresh_db, second.upload_id) == 1
+    assert current(fresh_db)[0][-1] == 10.0
+    assert current(fresh_db) and fresh_db.query(
+        "SELECT upload_id FROM measurement")[0][0] == first.upload_id
+    with pytest.raises(store.RollbackError, match="bereits zurückgenommen"):
+        store.rollback(fresh_db, second.upload_id)
+
+
+def test_rolling_back_an_older_upload_keeps_the_newer_value(fresh_db):
+    a = store.apply(fresh_db, frame([("A", "M", "fallzahl", "2024-01", 1.0)]), file_name="a")
+    store.apply(fresh_db, frame([("A", "M", "fallzahl", "2024-01", 2.0)]), file_name="b")
+    store.rollback(fresh_db, a.upload_id)
+    assert current(fresh_db)[0][-1] == 2.0
+
+
+def test_rolling_back_the_only_upload_removes_its_values(fresh_db):
+    a = store.apply(fresh_db, frame([("A", "M", "fallzahl", "2024-01", 1.0)]), file_name="a")
+    store.rollback(fresh_db, a.upload_id)
+    assert current(fresh_db) == []
+
+
+def test_none_value_deletes_and_is_undoable(fresh_db):
+    store.apply(fresh_db, frame([("A", "M", "fallzahl", "2024-01", 1.0)]), file_name="a")
+    d = store.apply(fresh_db, frame([("A", "M", "fallzahl", "2024-01", None)]), file_name="edit")
+    assert d.deleted == 1 and current(fresh_db) == []
+    store.rollback(fresh_db, d.upload_id)
+    assert current(fresh_db)[0][-1] == 1.0
+
+
+def test_failure_mid_load_leaves_nothing(fresh_db, monkeypatch):
+    def boom(cur, upload_id):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "_refresh_current", boom)
+    with pytest.raises(RuntimeError):
+        store.apply(fresh_db, frame([("A", "M", "fallzahl", "2024-01", 1.0)]), file_name="a")
+    for table in ("kommune", "massnahme", "upload", "measurement_history", "measurement", "audit"):
+        assert fresh_db.query(f"SELECT count(*) FROM {table}")[0][0] == 0, table
+
+
+def test_nonfinite_values_are_refused_by_the_schema(fresh_db):
+    import duckdb
+
+    with pytest.raises(duckdb.ConstraintException):
+        store.apply(fresh_db, frame([("A", "M", "fallzahl", "2024-01", float("inf"))]), file_name="a")
+    assert fresh_db.query("SELECT count(*) FROM upload")[0][0] == 0
+
+
+def test_reference_data_upserts_master_data(fresh_db):
+    import pandas as pd
+
+    p = store.Payload(
+        kommunen=pd.DataFrame({"name": ["A"], "ags": ["09162000"], "einwohner": [1500]}),
+        massnahmen=pd.DataFrame({"kommune": ["A"], "name": ["M"], "handlungsfeld": ["Verwaltung"],
+                                 "start_date": [date(2023, 1, 1)], "golive_date": [date(2023, 6, 1)]}),
+    )
+    store.apply_payload(fresh_db, p, file_name="stamm.xlsx")
+    assert fresh_db.query("SELECT name, ags, einwohner FROM kommune") == [("A", "09162000", 1500)]
+    assert fresh_db.query("SELECT name, golive_date, laufbahn FROM massnahme") == [
+        ("M", date(2023, 6, 1), "gehoben")]
