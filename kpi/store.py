@@ -383,6 +383,8 @@ class Payload:
     parameters:  key, value, valid_from, source
     criteria:    name, weight_pct
     scores:      kommune, massnahme, criterion, score
+    kpis:        key, label, unit, family, polarity, aggregation, min_value, max_value
+                 (user-defined KPIs added to the catalog; existing keys are left as they are)
     (all pandas DataFrames with these columns)
     """
 
@@ -395,6 +397,7 @@ class Payload:
     parameters: object = None
     criteria: object = None
     scores: object = None
+    kpis: object = None
 
 
 def _has_rows(df) -> bool:
@@ -404,6 +407,22 @@ def _has_rows(df) -> bool:
 def upsert_reference_data(cur: duckdb.DuckDBPyConnection, p: Payload, user: str) -> int:
     """Insert or update master data, targets, baselines, plans, parameters and scores; returns rows written."""
     n = 0
+    if _has_rows(p.kpis):
+        df = p.kpis.copy()
+        for col in ("min_value", "max_value"):
+            if col not in df.columns:
+                df[col] = None
+        cur.register("in_kpi", df)
+        cur.execute(
+            """
+            INSERT INTO kpi (key, label, unit, family, polarity, aggregation, min_value, max_value, builtin)
+            SELECT key, label, unit, family, polarity, aggregation, CAST(min_value AS DOUBLE),
+                   CAST(max_value AS DOUBLE), false
+            FROM in_kpi WHERE key NOT IN (SELECT key FROM kpi)
+            """
+        )
+        cur.unregister("in_kpi")
+        n += len(p.kpis)
     if _has_rows(p.kommunen):
         cur.register("in_k", p.kommunen)
         cur.execute(
