@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages._auth import current_user, render_account_box
+from pages._shared import stand_text
 
 ROOT = Path(__file__).parent
 
@@ -44,5 +45,6 @@ for file, title, icon, section, min_role in PAGES:
     sections.setdefault(section, []).append(page)
 
 nav = st.navigation(sections)
+st.sidebar.markdown(f"**{stand_text()}**")  # the data date, always visible
 render_account_box(user)
 nav.run()

@@ -100,3 +100,24 @@ class Filters:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def filter_options(db) -> dict:
+    """Return what the filter panel offers: Kommunen, Handlungsfelder, Maßnahmen per Kommune, KPIs, months."""
+    kommunen = [r[0] for r in db.query("SELECT name FROM kommune ORDER BY name")]
+    felder = [r[0] for r in db.query(
+        "SELECT DISTINCT handlungsfeld FROM massnahme WHERE handlungsfeld IS NOT NULL ORDER BY 1")]
+    massnahmen = db.query(
+        "SELECT k.name, m.name FROM massnahme m JOIN kommune k USING (kommune_id) ORDER BY 1, 2")
+    kpis = db.query(
+        "SELECT key, label, family, unit FROM kpi WHERE key IN (SELECT DISTINCT kpi FROM measurement) "
+        "ORDER BY sort_order, key")
+    first, last = db.query("SELECT min(period_start), max(period_start) FROM measurement")[0]
+    return {
+        "kommunen": kommunen,
+        "handlungsfelder": felder,
+        "massnahmen": massnahmen,  # (kommune, massnahme)
+        "kpis": kpis,  # (key, label, family, unit)
+        "first": first,
+        "last": last,
+    }

@@ -1,0 +1,1 @@
+"""Altair chart builders: data in, alt.Chart out (no streamlit)."""
