@@ -1,0 +1,210 @@
+"""Cost-benefit charts: cumulative costs vs. benefits with break-even, NPV and plan-vs-actual bars,
+tornado, sparkline. Data in, German-locale Altair chart out; plus one-sentence summaries."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import altair as alt
+import pandas as pd
+
+from kpi import fmt
+from kpi.charts.base import (
+    BENEFIT_COLOR,
+    COST_COLOR,
+    FMT_EUR,
+    FMT_MONTH,
+    MUTED,
+    NET_COLOR,
+    german,
+)
+
+COSTS_LABEL = "Kosten (kumuliert)"
+BENEFITS_LABEL = "Nutzen (kumuliert)"
+MAX_POINTS = 600  # monthly points per line kept in a chart (50 years); older ones are thinned
+
+
+def _month_ts(d) -> pd.Timestamp:
+    return pd.Timestamp(d).normalize()
+
+
+def _thin(frame: pd.DataFrame, max_rows: int) -> pd.DataFrame:
+    """Keep at most max_rows rows, always including the last one (aggregates, never raw points)."""
+    if len(frame) <= max_rows:
+        return frame
+    step = -(-len(frame) // max_rows)
+    idx = list(range(0, len(frame), step))
+    if idx[-1] != len(frame) - 1:
+        idx.append(len(frame) - 1)
+    return frame.iloc[idx]
+
+
+def cumulative_frame(series: pd.DataFrame) -> pd.DataFrame:
+    """Long frame (month, kind, eur) of cumulative costs and benefits from columns
+    month, cum_costs_eur, cum_benefits_eur (missing columns raise KeyError)."""
+    s = _thin(series.sort_values("month"), MAX_POINTS)
+    month = pd.to_datetime(s["month"])
+    costs = pd.DataFrame({"month": month, "kind": COSTS_LABEL, "eur": s["cum_costs_eur"].astype(float)})
+    benefits = pd.DataFrame({"month": month, "kind": BENEFITS_LABEL,
+                             "eur": s["cum_benefits_eur"].astype(float)})
+    return pd.concat([costs, benefits], ignore_index=True)
+
+
+def cumulative_chart(series: pd.DataFrame, break_even: date | None = None, *,
+                     height: int = 340, font_size: int = 13) -> alt.TopLevelMixin:
+    """Lines of cumulative costs and benefits per month; a rule and label at the break-even month (if any)."""
+    data = cumulative_frame(series)
+    color = alt.Color("kind:N", title=None,
+                      scale=alt.Scale(domain=[COSTS_LABEL, BENEFITS_LABEL], range=[COST_COLOR, BENEFIT_COLOR]))
+    base = alt.Chart(data)
+    lines = base.mark_line(strokeWidth=3).encode(
+        x=alt.X("month:T", title=None, axis=alt.Axis(format="%Y", tickCount="year")),
+        y=alt.Y("eur:Q", title="Euro (kumuliert)", axis=alt.Axis(format=FMT_EUR)),
+        color=color,
+        strokeDash=alt.StrokeDash("kind:N", legend=None,
+                                  scale=alt.Scale(domain=[COSTS_LABEL, BENEFITS_LABEL],
+                                                  range=[[6, 3], [1, 0]])),
+        tooltip=[alt.Tooltip("month:T", title="Monat", format=FMT_MONTH),
+                 alt.Tooltip("kind:N", title="Reihe"),
+                 alt.Tooltip("eur:Q", title="Betrag", format=FMT_EUR)],
+    )
+    layers = [lines]
+    if break_even is not None:
+        marker = pd.DataFrame({"month": [_month_ts(break_even)],
+                               "label": [f"Gewinnschwelle: {fmt.month_de(break_even)}"]})
+        break_even_rule = alt.Chart(marker).mark_rule(color=NET_COLOR, strokeWidth=2).encode(
+            x="month:T",
+            tooltip=[alt.Tooltip("label:N", title="Amortisation")],
+        )
+        break_even_label = alt.Chart(marker).mark_text(
+            align="left", baseline="top", dx=6, dy=4, fontSize=font_size, fontWeight="bold", color="#00704f",
+        ).encode(x="month:T", y=alt.value(0), text="label:N")
+        layers += [break_even_rule, break_even_label]
+    return german(alt.layer(*layers).properties(height=height, width="container"), font_size=font_size)
+
+
+def cumulative_summary_de(series: pd.DataFrame, break_even: date | None, scope: str) -> str:
+    """One sentence: costs and benefits so far and whether (when) the break-even was reached."""
+    if series.empty:
+        return f"Für {scope} liegen noch keine Kosten- oder Nutzenwerte vor."
+    last = series.sort_values("month").iloc[-1]
+    text = (f"{scope}: bis {fmt.month_de(pd.Timestamp(last['month']))} kumuliert "
+            f"{fmt.eur_short_de(last['cum_costs_eur'])} Kosten und "
+            f"{fmt.eur_short_de(last['cum_benefits_eur'])} Nutzen")
+    if break_even is not None:
+        return text + f"; die Gewinnschwelle wurde im {fmt.month_de(break_even)} erreicht."
+    return text + "; die Gewinnschwelle ist noch nicht erreicht."
+
+
+def cumulative_table(series: pd.DataFrame) -> pd.DataFrame:
+    """The data-table alternative: one row per year end (last month of each year) in German formats."""
+    if series.empty:
+        return pd.DataFrame(columns=["Monat", "Kosten kumuliert", "Nutzen kumuliert", "Netto kumuliert"])
+    s = series.sort_values("month").copy()
+    s["year"] = pd.to_datetime(s["month"]).dt.year
+    s = s.groupby("year", as_index=False).tail(1)
+    return pd.DataFrame({
+        "Monat": [fmt.month_de(pd.Timestamp(m)) for m in s["month"]],
+        "Kosten kumuliert": [fmt.eur_de(v) for v in s["cum_costs_eur"]],
+        "Nutzen kumuliert": [fmt.eur_de(v) for v in s["cum_benefits_eur"]],
+        "Netto kumuliert": [fmt.eur_de(b - c) for b, c in zip(s["cum_benefits_eur"], s["cum_costs_eur"],
+                                                             strict=True)],
+    })
+
+
+def npv_bars(frame: pd.DataFrame, *, discount_rate: float | None = None, height: int | None = None,
+             font_size: int = 13) -> alt.TopLevelMixin:
+    """Horizontal bars of the NPV per Maßnahme (columns massnahme, npv_eur); sign shown by colour and text."""
+    data = frame[["massnahme", "npv_eur"]].dropna().copy()
+    data["vorzeichen"] = ["positiv" if v >= 0 else "negativ" for v in data["npv_eur"]]
+    data["label"] = [fmt.eur_short_de(v) for v in data["npv_eur"]]
+    title = "Kapitalwert"
+    if discount_rate is not None:
+        title += f" (Zinssatz {fmt.pct_de(discount_rate, 1)})"
+    order = data.sort_values("npv_eur", ascending=False)["massnahme"].tolist()
+    base = alt.Chart(data).encode(
+        y=alt.Y("massnahme:N", title=None, sort=order, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("npv_eur:Q", title=title, axis=alt.Axis(format=FMT_EUR)),
+    )
+    bars = base.mark_bar().encode(
+        color=alt.Color("vorzeichen:N", title="Kapitalwert",
+                        scale=alt.Scale(domain=["positiv", "negativ"], range=[BENEFIT_COLOR, COST_COLOR])),
+        tooltip=[alt.Tooltip("massnahme:N", title="Maßnahme"),
+                 alt.Tooltip("npv_eur:Q", title="Kapitalwert", format=FMT_EUR)],
+    )
+    labels = base.mark_text(align="left", dx=4, color="#1a1a1a", fontSize=font_size).encode(text="label:N")
+    zero_rule = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color=MUTED).encode(x="x:Q")
+    h = height or max(120, 34 * len(data))
+    return german(alt.layer(bars, labels, zero_rule).properties(height=h, width="container"),
+                  font_size=font_size)
+
+
+PLAN_LABEL = "Plan"
+ACTUAL_LABEL = "Ist"
+
+
+def plan_vs_actual_chart(frame: pd.DataFrame, *, font_size: int = 13) -> alt.TopLevelMixin:
+    """Grouped bars per year: planned vs. actual net benefit (columns year, plan_eur, actual_eur)."""
+    rows = []
+    for r in frame.itertuples(index=False):
+        rows.append({"year": str(int(r.year)), "art": PLAN_LABEL, "eur": r.plan_eur})
+        rows.append({"year": str(int(r.year)), "art": ACTUAL_LABEL, "eur": r.actual_eur})
+    data = pd.DataFrame(rows, columns=["year", "art", "eur"]).dropna()
+    bars = alt.Chart(data).mark_bar().encode(
+        x=alt.X("year:N", title="Jahr"),
+        xOffset=alt.XOffset("art:N", sort=[PLAN_LABEL, ACTUAL_LABEL]),
+        y=alt.Y("eur:Q", title="Nettonutzen je Jahr", axis=alt.Axis(format=FMT_EUR)),
+        color=alt.Color("art:N", title=None,
+                        scale=alt.Scale(domain=[PLAN_LABEL, ACTUAL_LABEL], range=["#56B4E9", BENEFIT_COLOR])),
+        tooltip=[alt.Tooltip("year:N", title="Jahr"), alt.Tooltip("art:N", title="Art"),
+                 alt.Tooltip("eur:Q", title="Nettonutzen", format=FMT_EUR)],
+    )
+    zero_rule = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(color=MUTED).encode(y="y:Q")
+    return german(alt.layer(bars, zero_rule).properties(height=300, width="container"), font_size=font_size)
+
+
+def tornado_chart(frame: pd.DataFrame, base_npv: float, *, font_size: int = 13) -> alt.TopLevelMixin:
+    """Tornado: per input the NPV at −20 % and +20 % as bars from the base NPV
+    (columns input, npv_low_eur, npv_high_eur); widest swing on top."""
+    data = frame.copy()
+    data["swing"] = (data["npv_high_eur"] - data["npv_low_eur"]).abs()
+    order = data.sort_values("swing", ascending=False)["input"].tolist()
+    rows = []
+    for r in data.itertuples(index=False):
+        rows.append({"input": r.input, "fall": "Eingabe −20 %", "npv": r.npv_low_eur, "base": base_npv})
+        rows.append({"input": r.input, "fall": "Eingabe +20 %", "npv": r.npv_high_eur, "base": base_npv})
+    long = pd.DataFrame(rows, columns=["input", "fall", "npv", "base"])
+    bars = alt.Chart(long).mark_bar(height={"band": 0.7}).encode(
+        y=alt.Y("input:N", title=None, sort=order, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("npv:Q", title="Kapitalwert", axis=alt.Axis(format=FMT_EUR)),
+        x2="base:Q",
+        color=alt.Color("fall:N", title=None,
+                        scale=alt.Scale(domain=["Eingabe −20 %", "Eingabe +20 %"], range=[COST_COLOR, BENEFIT_COLOR])),
+        tooltip=[alt.Tooltip("input:N", title="Eingangsgröße"), alt.Tooltip("fall:N", title="Fall"),
+                 alt.Tooltip("npv:Q", title="Kapitalwert", format=FMT_EUR)],
+    )
+    base_rule = alt.Chart(pd.DataFrame({"x": [base_npv]})).mark_rule(color="#1a1a1a", strokeWidth=2).encode(
+        x="x:Q", tooltip=[alt.Tooltip("x:Q", title="Kapitalwert (Basis)", format=FMT_EUR)])
+    zero_rule = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color=MUTED, strokeDash=[4, 3]).encode(x="x:Q")
+    h = max(120, 44 * len(order))
+    return german(alt.layer(bars, base_rule, zero_rule).properties(height=h, width="container"),
+                  font_size=font_size)
+
+
+def tornado_summary_de(frame: pd.DataFrame, base_npv: float) -> str:
+    """One sentence naming the input whose ±20 % moves the NPV most."""
+    if frame.empty:
+        return "Für diese Maßnahme ist keine Sensitivitätsanalyse möglich."
+    swing = (frame["npv_high_eur"] - frame["npv_low_eur"]).abs()
+    top = frame.loc[swing.idxmax()]
+    return (f"Kapitalwert {fmt.eur_de(base_npv)}; am stärksten wirkt „{top['input']}“: bei ±20 % liegt der "
+            f"Kapitalwert zwischen {fmt.eur_de(min(top['npv_low_eur'], top['npv_high_eur']))} und "
+            f"{fmt.eur_de(max(top['npv_low_eur'], top['npv_high_eur']))}.")
+
+
+def sparkline(values: list[float], *, color: str = BENEFIT_COLOR, height: int = 60) -> alt.TopLevelMixin:
+    """A tiny line without axes for tiles and slides (values in time order)."""
+    data = pd.DataFrame({"i": range(len(values)), "v": values})
+    line = alt.Chart(data).mark_line(strokeWidth=3, color=color).encode(
+        x=alt.X("i:Q", axis=None), y=alt.Y("v:Q", axis=None, scale=alt.Scale(zero=False)))
+    return german(line.properties(height=height, width="container"))
