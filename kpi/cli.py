@@ -153,7 +153,10 @@ def cmd_backup(args) -> int:
     from kpi import backup
 
     with _open_db(args) as db:
-        out = backup.backup(db, Path(args.out_dir), user=args.user)
+        try:
+            out = backup.backup(db, Path(args.out_dir), user=args.user)
+        except backup.BackupError as exc:
+            raise InputError(str(exc)) from exc
     print(f"Sicherung geschrieben: {out}")
     return EXIT_OK
 
@@ -161,7 +164,10 @@ def cmd_backup(args) -> int:
 def cmd_restore(args) -> int:
     from kpi import backup
 
-    target = backup.restore(Path(args.dir), Path(args.db) if args.db else None, force=args.force)
+    try:
+        target = backup.restore(Path(args.dir), Path(args.db) if args.db else None, force=args.force)
+    except backup.BackupError as exc:
+        raise InputError(str(exc)) from exc
     print(f"Sicherung wiederhergestellt nach {target}")
     return EXIT_OK
 
