@@ -1,0 +1,1201 @@
+"""Cost-benefit engine (WiBe-style): baselines, monetised monthly benefits, NPV, ROI, BCR, payback.
+
+How the numbers are made (DOMAIN.md §4):
+
+* Monthly values per Maßnahme come from `measurement` in one set-based DuckDB query. Quarterly and
+  yearly values are spread over their months (sums split evenly, means repeated); where a month has
+  values of several granularities the finest wins. Months between the first and last month with
+  data are filled in (a data gap is a month without values: it contributes nothing).
+* Baseline (Ausgangswert) per KPI: the mean of the up to 12 months before the go-live month
+  (sums: monthly mean; Ø Bearbeitungszeit: mean weighted by Fallzahl; last-value KPIs: the last
+  value). Without such months the explicit value of table `baseline` is used. Without either the
+  saving is "nicht berechenbar" (None, with a German reason), never zero.
+* Benefits count from the go-live month on: paper (`Ausgangswert € − €`, or
+  `(Ausgangswert Seiten − Seiten) × Kosten je Seite`), processing time
+  (`Fälle × (Ausgangs-Minuten − Minuten) / 60 × Lohnsatz der Laufbahn` plus
+  `Fälle × (Sachkosten je Fall vor Go-live − Sachkosten je Fall)`), and other documented savings
+  (`einsparung_sonstige_eur`, counted in every month they are recorded). Paper and other savings
+  are haushaltswirksam, freed working time is not.
+* Every monthly value uses the parameter version in force in that month; the discount rate and the
+  FTE hours use the version in force on `as_of` (default today) unless a rate is given.
+* Yearly sums: t = 0 is the first calendar year with a cost or a benefit;
+  NPV = Σ (N_t − K_t)/(1+i)^t = numpy_financial.npv(i, yearly_net).
+* Monthly discounting convention (dynamic payback, cumulative discounted series): a month is
+  discounted with the factor of its calendar year, 1/(1+i)^t, so the sum of the discounted
+  monthly values equals the yearly NPV exactly.
+* Dynamic payback month: the first month from which the cumulative discounted net benefit is ≥ 0
+  and stays ≥ 0 up to the last month with data (a later relapse below zero moves the month); None
+  ("noch nicht amortisiert") when the final cumulative value is below zero.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import numpy_financial as npf
+import pandas as pd
+
+from kpi.db import Database
+from kpi.fmt import eur_de, month_de, number_de, pct_de
+from kpi.metrics import parameters as params_mod
+
+# KPIs the cost-benefit calculation reads (fixed allow-list, bound as a list parameter).
+COST_KPIS = ("kosten_investition_eur", "kosten_betrieb_eur", "kosten_personal_eur")
+BENEFIT_KPIS = ("fallzahl", "bearbeitungszeit_min", "papier_seiten", "papier_kosten_eur",
+                "einsparung_sonstige_eur")
+ENGINE_KPIS = COST_KPIS + BENEFIT_KPIS
+BASELINE_KPIS = ("bearbeitungszeit_min", "papier_seiten", "papier_kosten_eur", "fallzahl")
+
+BASELINE_METHOD_DE = {
+    "vorher": "Mittelwert der bis zu 12 Monate vor dem Go-live",
+    "explizit": "ausdrücklich angegebener Ausgangswert",
+}
+
+FIGURES_DE = {
+    "costs_eur": "Kosten",
+    "benefits_eur": "Nutzen (gesamt)",
+    "benefits_budget_eur": "Nutzen, haushaltswirksam",
+    "net_benefit_eur": "Nettonutzen",
+    "net_benefit_budget_eur": "Nettonutzen, haushaltswirksam",
+    "roi": "Rendite (ROI)",
+    "npv_eur": "Kapitalwert",
+    "npv_budget_eur": "Kapitalwert, haushaltswirksam",
+    "bcr": "Nutzen-Kosten-Verhältnis",
+    "irr": "Interner Zinsfuß",
+    "static_payback_years": "Statische Amortisationsdauer",
+    "payback_month": "Amortisation (dynamisch)",
+    "hours_saved": "Eingesparte Arbeitsstunden",
+    "fte_saved": "Eingesparte Vollzeitstellen (VZÄ)",
+}
+
+
+class MetricsError(ValueError):
+    """A metric request that cannot be served (German message), e.g. an unknown Maßnahme."""
+
+
+@dataclass
+class BaselineInfo:
+    """How the baseline of one KPI was set (or why there is none)."""
+
+    kpi: str
+    value: float | None
+    method: str | None  # 'vorher' | 'explizit' | None
+    months: int = 0  # months of pre-go-live data used
+    first_month: date | None = None
+    last_month: date | None = None
+    source: str | None = None  # the explicit baseline's source text
+    reason_de: str | None = None  # why there is none
+
+    @property
+    def text_de(self) -> str:
+        """Return a German sentence: which baseline was used, or why none exists."""
+        if self.method == "vorher":
+            return (f"Ø {month_de(self.first_month)} – {month_de(self.last_month)} "
+                    f"({self.months} Monat{'e' if self.months != 1 else ''} vor dem Go-live)")
+        if self.method == "explizit":
+            return "ausdrücklich angegebener Ausgangswert" + (f" ({self.source})" if self.source else "")
+        return self.reason_de or "kein Ausgangswert"
+
+    def to_json(self) -> dict:
+        return {
+            "value": _r(self.value, 4), "method": self.method,
+            "method_de": BASELINE_METHOD_DE.get(self.method or "", None), "months": self.months,
+            "first_month": _ym(self.first_month), "last_month": _ym(self.last_month),
+            "source": self.source, "text_de": self.text_de,
+        }
+
+
+@dataclass
+class Explanation:
+    """How one headline figure was computed: formula in words, inputs with sources, parameter versions."""
+
+    figure: str  # German name
+    formula_de: str
+    inputs: list[tuple[str, object, str, str]] = field(default_factory=list)  # (label_de, value, unit, source)
+    parameter_versions: dict[str, list[int]] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {
+            "figure": self.figure, "formula_de": self.formula_de,
+            "inputs": [{"label": a, "value": _jsonable(b), "unit": c, "source": d} for a, b, c, d in self.inputs],
+            "parameter_versions": self.parameter_versions,
+        }
+
+
+@dataclass
+class MassnahmeResult:
+    """Cost-benefit figures of one Maßnahme; None means "nicht berechenbar" (see not_computable)."""
+
+    kommune: str
+    massnahme: str
+    handlungsfeld: str | None
+    golive: date | None
+    costs_eur: float
+    benefits_eur: float | None
+    benefits_budget_eur: float | None
+    net_benefit_eur: float | None
+    net_benefit_budget_eur: float | None
+    roi: float | None
+    roi_budget: float | None
+    npv_eur: float | None
+    npv_budget_eur: float | None
+    bcr: float | None
+    irr: float | None
+    static_payback_years: float | None
+    payback_month: date | None
+    payback_month_budget: date | None
+    discount_rate: float
+    hours_saved: float | None
+    fte_saved: float | None
+    baseline: dict[str, BaselineInfo] = field(default_factory=dict)
+    parameter_versions: dict[str, list[int]] = field(default_factory=dict)  # key -> parameter_ids used
+    not_computable: list[str] = field(default_factory=list)  # German reasons
+    explanations: dict[str, Explanation] = field(default_factory=dict)
+    plan_vs_actual: list[dict] = field(default_factory=list)  # yearly rows + a 'gesamt' row
+    # components and details
+    paper_saving_eur: float | None = None
+    time_saving_eur: float | None = None
+    other_saving_eur: float = 0.0
+    investment_eur: float = 0.0
+    first_year: int | None = None  # t = 0
+    yearly: list[dict] = field(default_factory=list)  # year, t, costs_eur, benefits_eur, ...
+    planned_npv_eur: float | None = None
+    notes: list[str] = field(default_factory=list)  # German hints (data gaps, …)
+    kommune_id: int | None = None
+    massnahme_id: int | None = None
+    # monthly arrays for aggregation and sensitivity (not part of the JSON)
+    series: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def payback_text_de(self) -> str:
+        """Return 'amortisiert im März 2026' or 'noch nicht amortisiert' (or 'nicht berechenbar')."""
+        return _payback_text(self.payback_month, self.npv_eur)
+
+    @property
+    def complete(self) -> bool:
+        """True when every benefit component could be computed."""
+        return not self.not_computable
+
+    def to_json(self) -> dict:
+        """Return a JSON-ready dict (money rounded to cents, months as 'YYYY-MM')."""
+        return {
+            "kommune": self.kommune,
+            "massnahme": self.massnahme,
+            "handlungsfeld": self.handlungsfeld,
+            "golive": self.golive.isoformat() if self.golive else None,
+            "costs_eur": _r(self.costs_eur),
+            "benefits_eur": _r(self.benefits_eur),
+            "benefits_budget_eur": _r(self.benefits_budget_eur),
+            "paper_saving_eur": _r(self.paper_saving_eur),
+            "time_saving_eur": _r(self.time_saving_eur),
+            "other_saving_eur": _r(self.other_saving_eur),
+            "net_benefit_eur": _r(self.net_benefit_eur),
+            "net_benefit_budget_eur": _r(self.net_benefit_budget_eur),
+            "roi": _r(self.roi, 6),
+            "roi_budget": _r(self.roi_budget, 6),
+            "npv_eur": _r(self.npv_eur),
+            "npv_budget_eur": _r(self.npv_budget_eur),
+            "bcr": _r(self.bcr, 6),
+            "irr": _r(self.irr, 6),
+            "static_payback_years": _r(self.static_payback_years, 4),
+            "payback_month": _ym(self.payback_month),
+            "payback_month_budget": _ym(self.payback_month_budget),
+            "payback_text_de": self.payback_text_de,
+            "discount_rate": self.discount_rate,
+            "first_year": self.first_year,
+            "hours_saved": _r(self.hours_saved, 1),
+            "fte_saved": _r(self.fte_saved, 3),
+            "investment_eur": _r(self.investment_eur),
+            "planned_npv_eur": _r(self.planned_npv_eur),
+            "baseline": {k: v.to_json() for k, v in self.baseline.items()},
+            "parameter_versions": self.parameter_versions,
+            "not_computable": self.not_computable,
+            "notes": self.notes,
+            "yearly": [{k: _jsonable(v) for k, v in row.items()} for row in self.yearly],
+            "plan_vs_actual": [{k: _jsonable(v) for k, v in row.items()} for row in self.plan_vs_actual],
+            "explanations": {k: v.to_json() for k, v in self.explanations.items()},
+        }
+
+
+@dataclass
+class AggregateResult:
+    """Cost-benefit figures summed over several Maßnahmen (one Kommune, or overall)."""
+
+    level: str  # 'kommune' | 'overall'
+    kommune: str | None
+    n_massnahmen: int
+    costs_eur: float
+    benefits_eur: float
+    benefits_budget_eur: float
+    net_benefit_eur: float
+    net_benefit_budget_eur: float
+    roi: float | None
+    roi_budget: float | None
+    npv_eur: float | None
+    npv_budget_eur: float | None
+    bcr: float | None
+    irr: float | None
+    payback_month: date | None
+    payback_month_budget: date | None
+    discount_rate: float
+    hours_saved: float
+    fte_saved: float | None
+    first_year: int | None
+    incomplete: list[str] = field(default_factory=list)  # "Maßnahme: reason" of incomplete members
+    yearly: list[dict] = field(default_factory=list)
+
+    @property
+    def payback_text_de(self) -> str:
+        return _payback_text(self.payback_month, self.npv_eur)
+
+    def to_json(self) -> dict:
+        return {
+            "level": self.level, "kommune": self.kommune, "n_massnahmen": self.n_massnahmen,
+            "costs_eur": _r(self.costs_eur), "benefits_eur": _r(self.benefits_eur),
+            "benefits_budget_eur": _r(self.benefits_budget_eur),
+            "net_benefit_eur": _r(self.net_benefit_eur),
+            "net_benefit_budget_eur": _r(self.net_benefit_budget_eur),
+            "roi": _r(self.roi, 6), "roi_budget": _r(self.roi_budget, 6), "npv_eur": _r(self.npv_eur),
+            "npv_budget_eur": _r(self.npv_budget_eur), "bcr": _r(self.bcr, 6), "irr": _r(self.irr, 6),
+            "payback_month": _ym(self.payback_month), "payback_month_budget": _ym(self.payback_month_budget),
+            "payback_text_de": self.payback_text_de, "discount_rate": self.discount_rate,
+            "hours_saved": _r(self.hours_saved, 1), "fte_saved": _r(self.fte_saved, 3),
+            "first_year": self.first_year, "incomplete": self.incomplete,
+            "yearly": [{k: _jsonable(v) for k, v in row.items()} for row in self.yearly],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _r(x, nd: int = 2):
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else round(x, nd)
+
+
+def _ym(d: date | None) -> str | None:
+    return None if d is None else f"{d.year:04d}-{d.month:02d}"
+
+
+def _jsonable(v):
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return _r(v, 6)
+    return v
+
+
+def _payback_text(month: date | None, npv: float | None) -> str:
+    if month is not None:
+        return f"amortisiert im {month_de(month)}"
+    if npv is None:
+        return "nicht berechenbar"
+    return "noch nicht amortisiert"
+
+
+def _month_to_int(d) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def _int_to_month(i: int) -> date:
+    return date(int(i) // 12, int(i) % 12 + 1, 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# pure cash-flow functions (scalar work, used by the engine, aggregates and sensitivity)
+
+
+def npv(rate: float, yearly_net) -> float:
+    """Return Σ net_t / (1+rate)^t with t = 0 the first element (numpy_financial.npv convention)."""
+    return float(npf.npv(rate, np.asarray(yearly_net, dtype=float)))
+
+
+def irr(yearly_net) -> float | None:
+    """Return the internal rate of return; None when the cash flow never changes sign or IRR is undefined."""
+    arr = np.asarray(yearly_net, dtype=float)
+    if not (np.any(arr > 0) and np.any(arr < 0)):
+        return None
+    value = float(npf.irr(arr))
+    return None if math.isnan(value) else value
+
+
+@dataclass
+class Cashflow:
+    """Yearly and cumulative figures of one monthly cash flow (costs, benefits) at one rate."""
+
+    first_year: int | None
+    years: np.ndarray
+    costs: np.ndarray  # yearly K_t
+    benefits: np.ndarray  # yearly N_t
+    npv: float | None
+    pv_costs: float
+    pv_benefits: float
+    payback_month: date | None
+    cum_net: np.ndarray  # monthly, undiscounted
+    cum_net_discounted: np.ndarray  # monthly, discounted by the year factor
+
+
+def cashflow(month_idx: np.ndarray, costs: np.ndarray, benefits: np.ndarray, rate: float) -> Cashflow:
+    """Compute yearly sums, NPV, PVs and the dynamic payback month from monthly arrays (sorted by month).
+
+    None NPV/payback when there is neither a cost nor a benefit in any month.
+    """
+    costs = np.nan_to_num(np.asarray(costs, dtype=float))
+    benefits = np.nan_to_num(np.asarray(benefits, dtype=float))
+    net = benefits - costs
+    active = (costs != 0) | (benefits != 0)
+    years_m = np.asarray(month_idx) // 12
+    if not active.any():
+        z = np.zeros(len(net))
+        return Cashflow(None, np.array([], dtype=int), np.array([]), np.array([]), None, 0.0, 0.0,
+                        None, z, z)
+    first_year = int(years_m[active].min())
+    last_year = int(years_m.max())
+    t = years_m - first_year
+    n_years = last_year - first_year + 1
+    keep = t >= 0
+    yearly_costs = np.bincount(t[keep], weights=costs[keep], minlength=n_years)
+    yearly_benefits = np.bincount(t[keep], weights=benefits[keep], minlength=n_years)
+    factor = (1.0 + rate) ** (-t.astype(float))
+    cum_net = np.cumsum(net)
+    cum_disc = np.cumsum(net * factor)
+    payback = None
+    if cum_disc[-1] >= -1e-9:
+        negative = np.nonzero(cum_disc < -1e-9)[0]
+        first_active = int(np.nonzero(active)[0][0])
+        idx = int(negative[-1]) + 1 if len(negative) else first_active
+        payback = _int_to_month(int(month_idx[idx]))
+    return Cashflow(
+        first_year=first_year,
+        years=np.arange(first_year, last_year + 1),
+        costs=yearly_costs,
+        benefits=yearly_benefits,
+        npv=npv(rate, yearly_benefits - yearly_costs),
+        pv_costs=npv(rate, yearly_costs),
+        pv_benefits=npv(rate, yearly_benefits),
+        payback_month=payback,
+        cum_net=cum_net,
+        cum_net_discounted=cum_disc,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# set-based loading
+
+
+_SEL_SQL = """
+    SELECT m.massnahme_id, m.kommune_id, k.name AS kommune, m.name AS massnahme, m.handlungsfeld,
+           m.golive_date, CAST(date_trunc('month', m.golive_date) AS DATE) AS golive_m, m.laufbahn,
+           m.planned_npv_eur, k.einwohner
+    FROM massnahme m JOIN kommune k USING (kommune_id)
+    WHERE (CAST($kommune AS VARCHAR) IS NULL OR k.name = $kommune)
+      AND (CAST($massnahme AS VARCHAR) IS NULL OR m.name = $massnahme)
+"""
+
+# One value per (Maßnahme, KPI, month): quarter/year values spread over their months
+# (sums split evenly, other aggregations repeated); the finest granularity wins.
+_EXPANDED_SQL = """
+    SELECT me.massnahme_id, me.kpi, me.upload_id,
+           CAST(me.period_start + to_months(o.off) AS DATE) AS month,
+           CASE WHEN c.aggregation = 'sum' THEN me.value / g.n ELSE me.value END AS value
+    FROM measurement me
+    JOIN sel USING (massnahme_id)
+    JOIN kpi c ON c.key = me.kpi
+    JOIN (SELECT 'month' AS granularity, 1 AS n UNION ALL SELECT 'quarter', 3
+          UNION ALL SELECT 'year', 12) g ON g.granularity = me.granularity
+    JOIN (SELECT range AS off FROM range(12)) o ON o.off < g.n
+    WHERE list_contains($kpis, me.kpi)
+    QUALIFY row_number() OVER (PARTITION BY me.massnahme_id, me.kpi, month ORDER BY g.n) = 1
+"""
+
+# Baselines per (Maßnahme, KPI): the up to 12 months before the go-live month (aggregation-aware),
+# otherwise the explicit value of table `baseline`.
+_BASELINE_SQL = """
+    WITH sel AS (""" + _SEL_SQL + """),
+    expanded AS MATERIALIZED (""" + _EXPANDED_SQL + """),
+    pre AS (
+        SELECT e.massnahme_id, e.kpi, e.month, e.value, c.aggregation, w.value AS weight
+        FROM expanded e
+        JOIN sel s USING (massnahme_id)
+        JOIN kpi c ON c.key = e.kpi
+        LEFT JOIN expanded w ON w.massnahme_id = e.massnahme_id AND w.month = e.month
+                             AND w.kpi = 'fallzahl'
+        WHERE e.month < s.golive_m AND e.month >= CAST(s.golive_m - INTERVAL 12 MONTH AS DATE)
+    ),
+    from_data AS (
+        SELECT massnahme_id, kpi,
+               CASE any_value(aggregation)
+                   WHEN 'wmean_fallzahl' THEN coalesce(sum(value * weight) / nullif(sum(weight), 0),
+                                                       avg(value))
+                   WHEN 'last' THEN arg_max(value, month)
+                   ELSE avg(value) END AS value,
+               count(*) AS months, min(month) AS first_month, max(month) AS last_month
+        FROM pre GROUP BY massnahme_id, kpi
+    ),
+    explicit AS (
+        SELECT b.massnahme_id, b.kpi, b.value, b.source
+        FROM baseline b JOIN sel USING (massnahme_id)
+        WHERE list_contains($kpis, b.kpi)
+    )
+    SELECT coalesce(d.massnahme_id, x.massnahme_id) AS massnahme_id, coalesce(d.kpi, x.kpi) AS kpi,
+           CASE WHEN d.months > 0 THEN d.value ELSE x.value END AS value,
+           CASE WHEN d.months > 0 THEN 'vorher' ELSE 'explizit' END AS method,
+           coalesce(d.months, 0) AS months, d.first_month, d.last_month,
+           CASE WHEN d.months > 0 THEN NULL ELSE x.source END AS source
+    FROM from_data d FULL JOIN explicit x USING (massnahme_id, kpi)
+"""
+
+_MONTHLY_SQL = """
+    WITH sel AS (""" + _SEL_SQL + """),
+    expanded AS MATERIALIZED (""" + _EXPANDED_SQL + """),
+    monthly AS (
+        SELECT massnahme_id, month,
+               max(value) FILTER (WHERE kpi = 'fallzahl') AS cases,
+               max(value) FILTER (WHERE kpi = 'bearbeitungszeit_min') AS minutes,
+               max(value) FILTER (WHERE kpi = 'papier_seiten') AS pages,
+               max(value) FILTER (WHERE kpi = 'papier_kosten_eur') AS paper_eur,
+               max(value) FILTER (WHERE kpi = 'kosten_investition_eur') AS invest,
+               max(value) FILTER (WHERE kpi = 'kosten_betrieb_eur') AS running,
+               max(value) FILTER (WHERE kpi = 'kosten_personal_eur') AS personnel,
+               max(value) FILTER (WHERE kpi = 'einsparung_sonstige_eur') AS other
+        FROM expanded GROUP BY massnahme_id, month
+    ),
+    span AS (SELECT massnahme_id, min(month) AS lo, max(month) AS hi FROM monthly GROUP BY massnahme_id),
+    dense AS (
+        SELECT massnahme_id, CAST(unnest(generate_series(lo, hi, INTERVAL 1 MONTH)) AS DATE) AS month
+        FROM span
+    ),
+    params AS (
+        SELECT key, valid_from, value, parameter_id FROM parameter
+        QUALIFY row_number() OVER (PARTITION BY key, valid_from ORDER BY parameter_id DESC) = 1
+    ),
+    keyed AS (
+        SELECT d.massnahme_id, d.month, s.golive_m, 'wage_rate_' || s.laufbahn AS wage_key,
+               CAST(s.golive_m - INTERVAL 1 MONTH AS DATE) AS pre_m,
+               mo.cases, mo.minutes, mo.pages, mo.paper_eur, mo.invest, mo.running, mo.personnel, mo.other
+        FROM dense d JOIN sel s USING (massnahme_id)
+        LEFT JOIN monthly mo USING (massnahme_id, month)
+    )
+    SELECT w.*, pw.value AS wage, pw.parameter_id AS wage_pid,
+           pp.value AS cost_per_page, pp.parameter_id AS cpp_pid,
+           pm.value AS material, pm.parameter_id AS material_pid,
+           pb.value AS material_before, pb.parameter_id AS material_before_pid
+    FROM keyed w
+    ASOF LEFT JOIN params pw ON pw.key = w.wage_key AND w.month >= pw.valid_from
+    ASOF LEFT JOIN (SELECT * FROM params WHERE key = 'cost_per_page_eur') pp ON w.month >= pp.valid_from
+    ASOF LEFT JOIN (SELECT * FROM params WHERE key = 'material_cost_per_case_eur') pm
+         ON w.month >= pm.valid_from
+    ASOF LEFT JOIN (SELECT * FROM params WHERE key = 'material_cost_per_case_eur') pb
+         ON w.pre_m >= pb.valid_from
+    ORDER BY w.massnahme_id, w.month
+"""
+
+_SOURCES_SQL = """
+    WITH sel AS (""" + _SEL_SQL + """)
+    SELECT me.massnahme_id, me.kpi, list(DISTINCT me.upload_id ORDER BY me.upload_id) AS uploads
+    FROM measurement me JOIN sel USING (massnahme_id)
+    WHERE list_contains($kpis, me.kpi)
+    GROUP BY me.massnahme_id, me.kpi
+"""
+
+
+def _bind(kommune, massnahme, kpis) -> dict:
+    return {"kommune": kommune, "massnahme": massnahme, "kpis": list(kpis)}
+
+
+def baselines(db: Database, kommune: str | None = None, massnahme: str | None = None,
+              kpis: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Return baselines per (massnahme_id, kpi): value, method 'vorher'|'explizit', months, first/last month, source.
+
+    Only KPIs with a baseline appear; all catalog KPIs unless `kpis` is given.
+    """
+    if kpis is None:
+        kpis = tuple(r[0] for r in db.query("SELECT key FROM kpi"))
+    return db.df(_BASELINE_SQL, _bind(kommune, massnahme, kpis))
+
+
+def _selection(db: Database, kommune, massnahme) -> pd.DataFrame:
+    return db.df(_SEL_SQL + " ORDER BY k.name, m.name", {"kommune": kommune, "massnahme": massnahme})
+
+
+def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Return (selection, monthly frame with savings columns, baselines) for the selected Maßnahmen."""
+    sel = _selection(db, kommune, massnahme)
+    base = baselines(db, kommune, massnahme, BASELINE_KPIS)
+    mon = db.df(_MONTHLY_SQL, _bind(kommune, massnahme, ENGINE_KPIS))
+    piv = {kpi: base[base["kpi"] == kpi].set_index("massnahme_id")["value"] for kpi in BASELINE_KPIS}
+    mon["b_minutes"] = mon["massnahme_id"].map(piv["bearbeitungszeit_min"])
+    mon["b_pages"] = mon["massnahme_id"].map(piv["papier_seiten"])
+    mon["b_paper_eur"] = mon["massnahme_id"].map(piv["papier_kosten_eur"])
+    _add_savings(mon)
+    return sel, mon, base
+
+
+def _col(df: pd.DataFrame, name: str) -> np.ndarray:
+    return df[name].to_numpy(dtype=float, na_value=np.nan)
+
+
+def _add_savings(mon: pd.DataFrame) -> None:
+    """Add the monetised monthly benefit and cost columns (vectorised over all Maßnahmen)."""
+    month = pd.to_datetime(mon["month"])
+    golive = pd.to_datetime(mon["golive_m"])
+    after = (month >= golive).to_numpy(dtype=bool, na_value=False)
+    cases, minutes = _col(mon, "cases"), _col(mon, "minutes")
+    b_min, wage = _col(mon, "b_minutes"), _col(mon, "wage")
+    material = np.nan_to_num(_col(mon, "material"))
+    material_before = np.nan_to_num(_col(mon, "material_before"))
+    hours = np.where(after, cases * (b_min - minutes) / 60.0, np.nan)
+    wage_part = hours * wage
+    material_part = np.where(after, cases * (material_before - material), np.nan)
+    time_saving = wage_part + np.nan_to_num(material_part)  # NaN where a factor is missing
+    # paper: € method when a € baseline exists, else pages × cost per page
+    b_eur, b_pages = _col(mon, "b_paper_eur"), _col(mon, "b_pages")
+    paper_eur_saving = b_eur - _col(mon, "paper_eur")
+    pages_saving = (b_pages - _col(mon, "pages")) * _col(mon, "cost_per_page")
+    paper = np.where(after, np.where(~np.isnan(b_eur), paper_eur_saving, pages_saving), np.nan)
+    other = np.nan_to_num(_col(mon, "other"))
+    mon["after"] = after
+    mon["hours_saved"] = hours
+    mon["time_wage_part_eur"] = wage_part
+    mon["time_material_part_eur"] = material_part
+    mon["time_saving_eur"] = time_saving
+    mon["paper_saving_eur"] = paper
+    mon["other_saving_eur"] = other
+    mon["invest_eur"] = np.nan_to_num(_col(mon, "invest"))
+    mon["running_eur"] = np.nan_to_num(_col(mon, "running")) + np.nan_to_num(_col(mon, "personnel"))
+    mon["costs_eur"] = mon["invest_eur"] + mon["running_eur"]
+    mon["month_idx"] = month.dt.year * 12 + month.dt.month - 1
+
+
+# ---------------------------------------------------------------------------------------------
+# per-Maßnahme results
+
+
+def compute_all(db: Database, kommune: str | None = None, discount_rate: float | None = None,
+                as_of: date | None = None, massnahme: str | None = None) -> list[MassnahmeResult]:
+    """Compute the cost-benefit figures of every Maßnahme (optionally of one Kommune), sorted by name."""
+    as_of = as_of or date.today()
+    current = params_mod.current_parameters(db, as_of)
+    versions = params_mod.versions_by_id(db)
+    rate_version = current.get("discount_rate")
+    if discount_rate is None:
+        if rate_version is None:
+            raise MetricsError("Es ist kein Kalkulationszinssatz hinterlegt (Parameter „discount_rate“).")
+        rate = rate_version.value
+    else:
+        rate, rate_version = float(discount_rate), None
+    fte_version = current.get("fte_hours_per_year")
+    sel, mon, base = _monthly_frame(db, kommune, massnahme)
+    sources = db.df(_SOURCES_SQL, _bind(kommune, massnahme, ENGINE_KPIS))
+    src = {(int(r.massnahme_id), r.kpi): list(r.uploads) for r in sources.itertuples()}
+    base_by = {(int(r.massnahme_id), r.kpi): r for r in base.itertuples()}
+    plans = db.df(
+        "WITH sel AS (" + _SEL_SQL + ") SELECT p.* FROM plan p JOIN sel USING (massnahme_id) ORDER BY year",
+        {"kommune": kommune, "massnahme": massnahme},
+    )
+    plan_by: dict[int, pd.DataFrame] = {int(k): g for k, g in plans.groupby("massnahme_id")}
+
+    ids = mon["massnahme_id"].to_numpy()
+    bounds = np.flatnonzero(np.diff(ids)) + 1
+    starts = np.concatenate([[0], bounds]) if len(ids) else np.array([], dtype=int)
+    ends = np.concatenate([bounds, [len(ids)]]) if len(ids) else np.array([], dtype=int)
+    slices = {int(ids[s]): (int(s), int(e)) for s, e in zip(starts, ends, strict=True)}
+    cols = {c: _col(mon, c) for c in (
+        "month_idx", "cases", "minutes", "pages", "paper_eur", "hours_saved", "time_wage_part_eur",
+        "time_material_part_eur", "time_saving_eur", "paper_saving_eur", "other_saving_eur",
+        "invest_eur", "running_eur", "costs_eur", "wage", "wage_pid", "cpp_pid", "material_pid",
+        "material_before_pid", "cost_per_page")}
+    cols["after"] = mon["after"].to_numpy(dtype=bool)
+
+    results = []
+    for row in sel.itertuples():
+        mid = int(row.massnahme_id)
+        s, e = slices.get(mid, (0, 0))
+        arrays = {k: v[s:e] for k, v in cols.items()}
+        results.append(_one_result(row, arrays, rate, rate_version, fte_version, versions,
+                                   base_by, src, plan_by.get(mid)))
+    return results
+
+
+def compute_massnahme(db: Database, kommune: str, massnahme: str, discount_rate: float | None = None,
+                      as_of: date | None = None) -> MassnahmeResult:
+    """Compute one Maßnahme's figures; MetricsError (German) when it does not exist."""
+    res = compute_all(db, kommune=kommune, discount_rate=discount_rate, as_of=as_of, massnahme=massnahme)
+    if not res:
+        raise MetricsError(f"Die Maßnahme „{massnahme}“ der Kommune „{kommune}“ gibt es nicht.")
+    return res[0]
+
+
+def _date(x) -> date | None:
+    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NaT:
+        return None
+    if isinstance(x, pd.Timestamp):
+        return x.date()
+    return x
+
+
+def _uploads_de(src: dict, mid: int, kpis: tuple[str, ...]) -> str:
+    ids = sorted({u for k in kpis for u in src.get((mid, k), [])})
+    if not ids:
+        return "keine Werte"
+    return ("Upload " if len(ids) == 1 else "Uploads ") + ", ".join(str(i) for i in ids)
+
+
+def _versions_de(versions: dict[int, params_mod.ParameterVersion], ids: list[int]) -> str:
+    return "; ".join(versions[i].source_de for i in ids if i in versions) or "kein Parameter"
+
+
+def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_version, versions,
+                base_by: dict, src: dict, plan: pd.DataFrame | None) -> MassnahmeResult:
+    mid = int(row.massnahme_id)
+    golive = _date(row.golive_date)
+    after = a["after"]
+    n = len(a["month_idx"])
+    reasons: list[str] = []
+    notes: list[str] = []
+
+    # baselines (BaselineInfo per KPI)
+    binfo: dict[str, BaselineInfo] = {}
+    for kpi in BASELINE_KPIS:
+        b = base_by.get((mid, kpi))
+        if b is not None and b.value is not None and not (isinstance(b.value, float) and math.isnan(b.value)):
+            binfo[kpi] = BaselineInfo(kpi, float(b.value), b.method, int(b.months), _date(b.first_month),
+                                      _date(b.last_month), b.source if isinstance(b.source, str) else None)
+        elif golive is None:
+            binfo[kpi] = BaselineInfo(kpi, None, None, reason_de="kein Go-live-Datum hinterlegt")
+        else:
+            binfo[kpi] = BaselineInfo(
+                kpi, None, None,
+                reason_de=(f"keine Werte in den 12 Monaten vor dem Go-live ({month_de(golive)}) "
+                           "und kein ausdrücklicher Ausgangswert"))
+
+    # components: None = not computable (with a reason), 0.0 = nothing to claim
+    time_after = after & ~np.isnan(a["minutes"])
+    if golive is None:
+        time_saving = paper_saving = None
+        hours = None
+        if n and (np.any(~np.isnan(a["minutes"])) or np.any(~np.isnan(a["pages"]))
+                  or np.any(~np.isnan(a["paper_eur"]))):
+            reasons.append("Kein Go-live-Datum hinterlegt: Papier- und Zeitersparnis sind nicht "
+                           "berechenbar (es ist unklar, welche Monate „vorher“ und „nachher“ sind).")
+    else:
+        # processing time
+        if not time_after.any():
+            time_saving, hours = 0.0, 0.0
+        elif binfo["bearbeitungszeit_min"].value is None:
+            time_saving = hours = None
+            reasons.append("Zeitersparnis nicht berechenbar: kein Ausgangswert der Bearbeitungszeit ("
+                           + binfo["bearbeitungszeit_min"].reason_de + ").")
+        elif np.all(np.isnan(a["cases"][time_after])):
+            time_saving = hours = None
+            reasons.append("Zeitersparnis nicht berechenbar: nach dem Go-live sind keine Fallzahlen erfasst.")
+        elif np.all(np.isnan(a["wage"][time_after])):
+            time_saving = hours = None
+            reasons.append("Zeitersparnis nicht berechenbar: für die Laufbahn ist kein Lohnkostensatz "
+                           "hinterlegt.")
+        else:
+            time_saving = float(np.nansum(a["time_saving_eur"]))
+            hours = float(np.nansum(a["hours_saved"]))
+            gaps = int(np.sum(after & np.isnan(a["time_saving_eur"])))
+            if gaps:
+                notes.append(f"Zeitersparnis: {gaps} Monat{'e' if gaps != 1 else ''} nach dem Go-live ohne "
+                             "Fallzahl oder Bearbeitungszeit – dort ist keine Ersparnis angesetzt.")
+        # paper
+        paper_after = after & (~np.isnan(a["pages"]) | ~np.isnan(a["paper_eur"]))
+        if not paper_after.any():
+            paper_saving = 0.0
+        elif binfo["papier_kosten_eur"].value is None and binfo["papier_seiten"].value is None:
+            paper_saving = None
+            reasons.append("Papierersparnis nicht berechenbar: kein Ausgangswert für Papierkosten oder "
+                           "Seiten (" + binfo["papier_seiten"].reason_de + ").")
+        else:
+            paper_saving = float(np.nansum(a["paper_saving_eur"]))
+            gaps = int(np.sum(paper_after & np.isnan(a["paper_saving_eur"])) +
+                       np.sum(after & ~paper_after))
+            if gaps:
+                notes.append(f"Papierersparnis: {gaps} Monat{'e' if gaps != 1 else ''} nach dem Go-live ohne "
+                             "passenden Papierwert – dort ist keine Ersparnis angesetzt.")
+    other_saving = float(np.sum(a["other_saving_eur"])) if n else 0.0
+
+    costs_m = a["costs_eur"]
+    costs = float(np.sum(costs_m)) if n else 0.0
+    investment = float(np.sum(a["invest_eur"])) if n else 0.0
+    budget_parts = [paper_saving, other_saving]
+    all_parts = [paper_saving, time_saving, other_saving]
+    # a total exists when at least one component is computable or nothing was to be claimed
+    benefits = None if (None in all_parts and all(p in (None, 0.0) for p in all_parts)) else \
+        float(sum(p for p in all_parts if p is not None))
+    benefits_budget = None if (paper_saving is None and other_saving == 0.0) else \
+        float(sum(p for p in budget_parts if p is not None))
+
+    m_all = (np.nan_to_num(a["paper_saving_eur"]) + np.nan_to_num(a["time_saving_eur"])
+             + a["other_saving_eur"]) if n else np.array([])
+    m_budget = (np.nan_to_num(a["paper_saving_eur"]) + a["other_saving_eur"]) if n else np.array([])
+    if paper_saving is None:
+        m_budget = a["other_saving_eur"].copy()
+    months = a["month_idx"].astype(int)
+
+    def metrics(total, monthly):
+        if total is None:
+            return None, None, None, None, None, None
+        cf = cashflow(months, costs_m, monthly, rate)
+        net_b = total - costs
+        roi_v = net_b / costs if costs > 0 else None
+        bcr_v = cf.pv_benefits / cf.pv_costs if cf.pv_costs > 0 else None
+        return cf, net_b, roi_v, (cf.npv if cf.npv is not None else 0.0), bcr_v, cf.payback_month
+
+    cf, net, roi_v, npv_v, bcr_v, payback = metrics(benefits, m_all)
+    cfb, net_b, roi_b, npv_b, _, payback_b = metrics(benefits_budget, m_budget)
+    if costs == 0:
+        notes.append("Keine Kosten erfasst: ROI und Nutzen-Kosten-Verhältnis sind nicht berechenbar "
+                     "(Division durch null).")
+    irr_v = irr(cf.benefits - cf.costs) if cf is not None and cf.first_year is not None else None
+
+    # static payback: investment / mean annual net saving after go-live
+    static_pb = None
+    n_after = int(after.sum())
+    if benefits is not None and n_after > 0:
+        annual_net = (float(np.sum(m_all[after])) - float(np.sum(a["running_eur"][after]))) / n_after * 12
+        if annual_net > 0:
+            static_pb = investment / annual_net
+    fte = None
+    if hours is not None and n_after > 0 and fte_version is not None:
+        fte = hours / n_after * 12 / fte_version.value
+
+    # parameter versions used
+    pv: dict[str, list[int]] = {}
+    used_time = ~np.isnan(a["time_saving_eur"]) if n else np.array([], dtype=bool)
+    used_pages = after & np.isnan(a["paper_eur"] if binfo["papier_kosten_eur"].value is None else
+                                  np.full(n, np.nan)) & ~np.isnan(a["paper_saving_eur"]) if n else used_time
+
+    def record(key_prefix, pid_col, mask):
+        ids = sorted({int(x) for x in a[pid_col][mask] if not np.isnan(x)}) if n else []
+        if ids:
+            key = key_prefix if key_prefix != "wage_rate" else versions[ids[0]].key
+            pv[key] = ids
+
+    if time_saving is not None:
+        record("wage_rate", "wage_pid", used_time)
+        record("material_cost_per_case_eur", "material_pid", used_time)
+        before_ids = sorted({int(x) for x in a["material_before_pid"][used_time] if not np.isnan(x)})
+        if before_ids:
+            pv["material_cost_per_case_eur"] = sorted(set(pv.get("material_cost_per_case_eur", [])) | set(before_ids))
+    if paper_saving is not None and binfo["papier_kosten_eur"].value is None:
+        record("cost_per_page_eur", "cpp_pid", used_pages)
+    if rate_version is not None:
+        pv["discount_rate"] = [rate_version.parameter_id]
+    if fte is not None:
+        pv["fte_hours_per_year"] = [fte_version.parameter_id]
+
+    yearly = []
+    if cf is not None and cf.first_year is not None:
+        yb = {}
+        if cfb is not None and cfb.first_year is not None:
+            yb = dict(zip(cfb.years.tolist(), cfb.benefits.tolist(), strict=True))
+        for i, y in enumerate(cf.years.tolist()):
+            yearly.append({
+                "year": y, "t": i, "costs_eur": float(cf.costs[i]), "benefits_eur": float(cf.benefits[i]),
+                "benefits_budget_eur": float(yb.get(y, 0.0)),
+                "net_eur": float(cf.benefits[i] - cf.costs[i]),
+                "discount_factor": float((1 + rate) ** -i),
+                "months": int(np.sum(months // 12 == y)),
+            })
+    elif n:
+        # benefits not computable: still show the yearly costs
+        years = months // 12
+        for y in sorted(set(years.tolist())):
+            yearly.append({"year": y, "t": None, "costs_eur": float(np.sum(costs_m[years == y])),
+                           "benefits_eur": None, "benefits_budget_eur": None, "net_eur": None,
+                           "discount_factor": None, "months": int(np.sum(years == y))})
+
+    res = MassnahmeResult(
+        kommune=row.kommune, massnahme=row.massnahme,
+        handlungsfeld=row.handlungsfeld if isinstance(row.handlungsfeld, str) else None,
+        golive=golive, costs_eur=costs, benefits_eur=benefits, benefits_budget_eur=benefits_budget,
+        net_benefit_eur=net, net_benefit_budget_eur=net_b, roi=roi_v, roi_budget=roi_b,
+        npv_eur=npv_v, npv_budget_eur=npv_b, bcr=bcr_v, irr=irr_v, static_payback_years=static_pb,
+        payback_month=payback, payback_month_budget=payback_b, discount_rate=rate,
+        hours_saved=hours, fte_saved=fte, baseline=binfo, parameter_versions=pv,
+        not_computable=reasons, paper_saving_eur=paper_saving, time_saving_eur=time_saving,
+        other_saving_eur=other_saving, investment_eur=investment,
+        first_year=cf.first_year if cf is not None else None, yearly=yearly,
+        planned_npv_eur=None if row.planned_npv_eur is None or (isinstance(row.planned_npv_eur, float)
+                                                                and math.isnan(row.planned_npv_eur))
+        else float(row.planned_npv_eur),
+        notes=notes, kommune_id=int(row.kommune_id), massnahme_id=mid,
+        series={
+            "month_idx": months, "costs": costs_m, "benefits": m_all, "benefits_budget": m_budget,
+            "running": a["running_eur"], "invest": a["invest_eur"],
+            "paper": np.nan_to_num(a["paper_saving_eur"]), "other": a["other_saving_eur"],
+            "time_wage": np.nan_to_num(a["time_wage_part_eur"]),
+            "time_material": np.nan_to_num(a["time_material_part_eur"]),
+            "hours": np.nan_to_num(a["hours_saved"]), "cases": a["cases"], "minutes": a["minutes"],
+            "wage": a["wage"], "after": after,
+            "benefits_computable": np.array([benefits is not None]),
+            "budget_computable": np.array([benefits_budget is not None]),
+        },
+    )
+    res.plan_vs_actual = _plan_vs_actual(res, plan)
+    res.explanations = _explain(res, rate_version, fte_version, versions, src)
+    return res
+
+
+def _dev(plan_v, actual_v):
+    if plan_v is None or actual_v is None:
+        return None, None
+    d = actual_v - plan_v
+    return d, (d / abs(plan_v) if plan_v != 0 else None)
+
+
+def _plan_vs_actual(res: MassnahmeResult, plan: pd.DataFrame | None) -> list[dict]:
+    """Return per plan year: plan, actual and deviation (abs, %) of costs, benefits, net; plus a 'gesamt' row.
+
+    The 'gesamt' row covers the plan years that have measured values; partial years are flagged.
+    """
+    if plan is None or plan.empty:
+        return []
+    actual = {r["year"]: r for r in res.yearly}
+    rows = []
+    tot = {"plan_costs_eur": 0.0, "plan_benefits_eur": 0.0, "actual_costs_eur": 0.0, "actual_benefits_eur": 0.0}
+    n_compared = 0
+    for p in plan.itertuples():
+        a = actual.get(int(p.year))
+        ac = a["costs_eur"] if a else None
+        ab = a["benefits_eur"] if a else None
+        row = {"year": int(p.year), "months_actual": a["months"] if a else 0,
+               "plan_costs_eur": float(p.costs_eur), "actual_costs_eur": ac,
+               "plan_benefits_eur": float(p.benefits_eur), "actual_benefits_eur": ab,
+               "plan_net_eur": float(p.benefits_eur - p.costs_eur),
+               "actual_net_eur": (ab - ac) if (ab is not None and ac is not None) else None}
+        row["dev_costs_eur"], row["dev_costs_pct"] = _dev(row["plan_costs_eur"], ac)
+        row["dev_benefits_eur"], row["dev_benefits_pct"] = _dev(row["plan_benefits_eur"], ab)
+        row["dev_net_eur"], row["dev_net_pct"] = _dev(row["plan_net_eur"], row["actual_net_eur"])
+        row["note_de"] = ("noch keine Ist-Werte" if not a else
+                          (f"Jahr unvollständig ({a['months']} von 12 Monaten)" if a["months"] < 12 else ""))
+        if a and ab is not None:
+            n_compared += 1
+            tot["plan_costs_eur"] += row["plan_costs_eur"]
+            tot["plan_benefits_eur"] += row["plan_benefits_eur"]
+            tot["actual_costs_eur"] += ac
+            tot["actual_benefits_eur"] += ab
+        rows.append(row)
+    if n_compared:
+        g = {"year": None, "months_actual": None, **tot,
+             "plan_net_eur": tot["plan_benefits_eur"] - tot["plan_costs_eur"],
+             "actual_net_eur": tot["actual_benefits_eur"] - tot["actual_costs_eur"]}
+        g["dev_costs_eur"], g["dev_costs_pct"] = _dev(g["plan_costs_eur"], g["actual_costs_eur"])
+        g["dev_benefits_eur"], g["dev_benefits_pct"] = _dev(g["plan_benefits_eur"], g["actual_benefits_eur"])
+        g["dev_net_eur"], g["dev_net_pct"] = _dev(g["plan_net_eur"], g["actual_net_eur"])
+        g["note_de"] = f"gesamt über {n_compared} Planjahr{'e' if n_compared != 1 else ''} mit Ist-Werten"
+        rows.append(g)
+    if res.planned_npv_eur is not None and res.npv_eur is not None:
+        d, pct = _dev(res.planned_npv_eur, res.npv_eur)
+        rows.append({"year": None, "note_de": "Kapitalwert Plan gegenüber Ist",
+                     "plan_npv_eur": res.planned_npv_eur, "actual_npv_eur": res.npv_eur,
+                     "dev_npv_eur": d, "dev_npv_pct": pct})
+    return rows
+
+
+def _explain(res: MassnahmeResult, rate_version, fte_version, versions, src) -> dict[str, Explanation]:
+    """Build the 'Wie berechnet?' explanation of every headline figure."""
+    mid = res.massnahme_id
+    pv = res.parameter_versions
+    rate_src = rate_version.source_de if rate_version else "beim Aufruf vorgegeben (kein gespeicherter Parameter)"
+    cost_src = {k: _uploads_de(src, mid, (k,)) for k in COST_KPIS}
+    s = res.series
+    golive_txt = month_de(res.golive) if res.golive else "–"
+    ex: dict[str, Explanation] = {}
+    ex["costs_eur"] = Explanation(
+        FIGURES_DE["costs_eur"],
+        "Summe aller Kosten über alle Monate: Investitionskosten + Betriebs- und Lizenzkosten + "
+        "Personalkosten des Vorhabens.",
+        [("Investitionskosten", res.investment_eur, "€", cost_src["kosten_investition_eur"]),
+         ("Betriebs-, Lizenz- und Personalkosten", float(np.sum(s["running"])), "€",
+          cost_src["kosten_betrieb_eur"] + " / " + cost_src["kosten_personal_eur"])],
+    )
+    bl_inputs = []
+    for kpi, label, unit in (("bearbeitungszeit_min", "Ausgangswert Bearbeitungszeit je Fall", "Minuten"),
+                             ("papier_kosten_eur", "Ausgangswert Papierkosten je Monat", "€"),
+                             ("papier_seiten", "Ausgangswert Seiten je Monat", "Seiten")):
+        b = res.baseline.get(kpi)
+        if b is not None:
+            bl_inputs.append((label, b.value, unit, b.text_de + "; " + _uploads_de(src, mid, (kpi,))))
+    wage_ids = next((v for k, v in pv.items() if k.startswith("wage_rate_")), [])
+    ex["benefits_eur"] = Explanation(
+        FIGURES_DE["benefits_eur"],
+        f"Ab dem Go-live-Monat ({golive_txt}) je Monat: Papierersparnis (Ausgangswert € − €, sonst "
+        "(Ausgangswert Seiten − Seiten) × Kosten je Seite) + Zeitersparnis (Fälle × (Ausgangs-Minuten − "
+        "Minuten) / 60 × Lohnkostensatz der Laufbahn, zzgl. Fälle × Differenz der Sachkosten je Fall) + "
+        "sonstige belegte Einsparungen; summiert über alle Monate.",
+        [("Papierersparnis", res.paper_saving_eur, "€",
+          _uploads_de(src, mid, ("papier_kosten_eur", "papier_seiten"))),
+         ("Zeitersparnis", res.time_saving_eur, "€",
+          _uploads_de(src, mid, ("fallzahl", "bearbeitungszeit_min"))),
+         ("sonstige belegte Einsparungen", res.other_saving_eur, "€",
+          _uploads_de(src, mid, ("einsparung_sonstige_eur",))),
+         *bl_inputs,
+         ("Lohnkostensatz", float(np.nanmax(s["wage"])) if np.any(~np.isnan(s["wage"])) else None,
+          "€/Stunde", _versions_de(versions, wage_ids)),
+         ("Kosten je Seite", None if "cost_per_page_eur" not in pv else
+          versions[pv["cost_per_page_eur"][-1]].value, "€/Seite",
+          _versions_de(versions, pv.get("cost_per_page_eur", [])) if "cost_per_page_eur" in pv
+          else "nicht verwendet (Papierkosten in € erfasst)")],
+        {k: v for k, v in pv.items() if k.startswith("wage_rate_") or k in ("cost_per_page_eur",
+                                                                               "material_cost_per_case_eur")},
+    )
+    ex["benefits_budget_eur"] = Explanation(
+        FIGURES_DE["benefits_budget_eur"],
+        "Nur haushaltswirksame Einsparungen: Papierersparnis + sonstige belegte Einsparungen. "
+        "Freigewordene Arbeitszeit ist nicht haushaltswirksam, solange keine Stellen entfallen.",
+        [("Papierersparnis", res.paper_saving_eur, "€",
+          _uploads_de(src, mid, ("papier_kosten_eur", "papier_seiten"))),
+         ("sonstige belegte Einsparungen", res.other_saving_eur, "€",
+          _uploads_de(src, mid, ("einsparung_sonstige_eur",)))],
+    )
+    ex["net_benefit_eur"] = Explanation(
+        FIGURES_DE["net_benefit_eur"], "Nutzen − Kosten (Summe über alle Jahre, nicht abgezinst).",
+        [("Nutzen", res.benefits_eur, "€", "siehe Nutzen"), ("Kosten", res.costs_eur, "€", "siehe Kosten")],
+    )
+    ex["roi"] = Explanation(
+        FIGURES_DE["roi"], "Nettonutzen / Kosten.",
+        [("Nettonutzen", res.net_benefit_eur, "€", "siehe Nettonutzen"),
+         ("Kosten", res.costs_eur, "€", "siehe Kosten")],
+    )
+    year_inputs = [(f"Nettonutzen {r['year']} (t = {r['t']})", r["net_eur"], "€",
+                    f"Abzinsungsfaktor {number_de(r['discount_factor'], 4)}") for r in res.yearly
+                   if r["t"] is not None]
+    rate_pv = {"discount_rate": pv["discount_rate"]} if "discount_rate" in pv else {}
+    ex["npv_eur"] = Explanation(
+        FIGURES_DE["npv_eur"],
+        "Kapitalwert = Σ (Nutzen_t − Kosten_t) / (1 + i)^t; t = 0 ist das erste Kalenderjahr mit Kosten "
+        f"oder Nutzen ({res.first_year if res.first_year else '–'}); i = Kalkulationszinssatz.",
+        [("Kalkulationszinssatz i", res.discount_rate, "Anteil", rate_src), *year_inputs],
+        rate_pv,
+    )
+    ex["npv_budget_eur"] = Explanation(
+        FIGURES_DE["npv_budget_eur"],
+        "Wie der Kapitalwert, aber nur mit haushaltswirksamem Nutzen (Papier + sonstige Einsparungen).",
+        [("Kalkulationszinssatz i", res.discount_rate, "Anteil", rate_src),
+         ("Nutzen, haushaltswirksam", res.benefits_budget_eur, "€", "siehe Nutzen, haushaltswirksam")],
+        rate_pv,
+    )
+    pv_n = npv(res.discount_rate, [r["benefits_eur"] for r in res.yearly]) if res.npv_eur is not None else None
+    pv_k = npv(res.discount_rate, [r["costs_eur"] for r in res.yearly]) if res.npv_eur is not None else None
+    ex["bcr"] = Explanation(
+        FIGURES_DE["bcr"], "Barwert des Nutzens / Barwert der Kosten (gleicher Zins, gleiches t = 0).",
+        [("Barwert Nutzen", pv_n, "€", "Jahresnutzen abgezinst"),
+         ("Barwert Kosten", pv_k, "€", "Jahreskosten abgezinst"),
+         ("Kalkulationszinssatz i", res.discount_rate, "Anteil", rate_src)], rate_pv,
+    )
+    ex["irr"] = Explanation(
+        FIGURES_DE["irr"], "Der Zins, bei dem der Kapitalwert null ist (nur definiert, wenn die jährlichen "
+        "Nettowerte das Vorzeichen wechseln).", year_inputs,
+    )
+    ex["static_payback_years"] = Explanation(
+        FIGURES_DE["static_payback_years"],
+        "Investitionskosten / durchschnittlicher jährlicher Nettonutzen nach dem Go-live "
+        "(Nutzen − laufende Kosten, je Monat seit Go-live × 12).",
+        [("Investitionskosten", res.investment_eur, "€", cost_src["kosten_investition_eur"]),
+         ("Monate seit Go-live", int(np.sum(s["after"])), "Monate", "Zeitraum der Daten")],
+    )
+    ex["payback_month"] = Explanation(
+        FIGURES_DE["payback_month"],
+        "Erster Monat, ab dem der kumulierte abgezinste Nettonutzen ≥ 0 ist und bis zum letzten Datenmonat "
+        "≥ 0 bleibt; jeder Monat wird mit dem Faktor 1/(1 + i)^t seines Kalenderjahres abgezinst.",
+        [("Kalkulationszinssatz i", res.discount_rate, "Anteil", rate_src),
+         ("Ergebnis", res.payback_text_de, "", "")], rate_pv,
+    )
+    ex["hours_saved"] = Explanation(
+        FIGURES_DE["hours_saved"],
+        "Ab dem Go-live je Monat: Fälle × (Ausgangs-Minuten − Minuten) / 60; summiert.",
+        [("Ausgangswert Bearbeitungszeit", res.baseline["bearbeitungszeit_min"].value, "Minuten",
+          res.baseline["bearbeitungszeit_min"].text_de),
+         ("Fälle seit Go-live", float(np.nansum(s["cases"][s["after"]])), "Fälle",
+          _uploads_de(src, mid, ("fallzahl",)))],
+    )
+    ex["fte_saved"] = Explanation(
+        FIGURES_DE["fte_saved"],
+        "Eingesparte Stunden je Jahr (Durchschnitt seit Go-live) / Netto-Jahresarbeitszeit je Vollzeitstelle.",
+        [("Eingesparte Stunden", res.hours_saved, "Stunden", "siehe Arbeitsstunden"),
+         ("Netto-Jahresarbeitszeit", fte_version.value if fte_version else None, "Stunden",
+          fte_version.source_de if fte_version else "kein Parameter")],
+        {"fte_hours_per_year": [fte_version.parameter_id]} if fte_version else {},
+    )
+    return ex
+
+
+# ---------------------------------------------------------------------------------------------
+# aggregation and series
+
+
+def aggregate(results: list[MassnahmeResult], level: str = "kommune") -> list[AggregateResult]:
+    """Sum Maßnahmen per Kommune ('kommune') or over all ('overall') and recompute NPV etc. on the sums.
+
+    Costs of every Maßnahme count; benefits only where computable (incomplete ones are listed).
+    """
+    if level not in ("kommune", "overall"):
+        raise ValueError("level must be 'kommune' or 'overall'")
+    groups: dict[str | None, list[MassnahmeResult]] = {}
+    for r in results:
+        groups.setdefault(r.kommune if level == "kommune" else None, []).append(r)
+    out = []
+    for kommune, members in groups.items():
+        out.append(_aggregate_group(level, kommune, members))
+    return out
+
+
+def _combine(members: list[MassnahmeResult], key: str) -> tuple[np.ndarray, np.ndarray]:
+    idx = [m.series["month_idx"] for m in members if len(m.series.get("month_idx", []))]
+    if not idx:
+        return np.array([], dtype=int), np.array([])
+    lo = min(int(i.min()) for i in idx)
+    hi = max(int(i.max()) for i in idx)
+    total = np.zeros(hi - lo + 1)
+    for m in members:
+        mi = m.series["month_idx"]
+        if len(mi):
+            np.add.at(total, mi - lo, m.series[key])
+    return np.arange(lo, hi + 1), total
+
+
+def _aggregate_group(level, kommune, members: list[MassnahmeResult]) -> AggregateResult:
+    rate = members[0].discount_rate
+    ok = [m for m in members if m.benefits_eur is not None]
+    ok_b = [m for m in members if m.benefits_budget_eur is not None]
+    months, costs = _combine(members, "costs")
+    benefits = np.zeros_like(costs)
+    budget = np.zeros_like(costs)
+    if len(months):
+        for sub, key, arr in ((ok, "benefits", benefits), (ok_b, "benefits_budget", budget)):
+            for m in sub:
+                mi = m.series["month_idx"]
+                if len(mi):
+                    np.add.at(arr, mi - months[0], m.series[key])
+    c_total = float(costs.sum())
+    b_total = float(benefits.sum())
+    bb_total = float(budget.sum())
+    cf = cashflow(months, costs, benefits, rate) if len(months) else None
+    cfb = cashflow(months, costs, budget, rate) if len(months) else None
+    hours = float(sum(m.hours_saved for m in members if m.hours_saved is not None))
+    fte = sum(m.fte_saved for m in members if m.fte_saved is not None)
+    yearly = []
+    if cf is not None and cf.first_year is not None:
+        for i, y in enumerate(cf.years.tolist()):
+            yearly.append({"year": y, "t": i, "costs_eur": float(cf.costs[i]),
+                           "benefits_eur": float(cf.benefits[i]),
+                           "benefits_budget_eur": float(cfb.benefits[i]) if cfb.first_year == cf.first_year
+                           else None,
+                           "net_eur": float(cf.benefits[i] - cf.costs[i])})
+    return AggregateResult(
+        level=level, kommune=kommune, n_massnahmen=len(members), costs_eur=c_total, benefits_eur=b_total,
+        benefits_budget_eur=bb_total, net_benefit_eur=b_total - c_total,
+        net_benefit_budget_eur=bb_total - c_total,
+        roi=(b_total - c_total) / c_total if c_total > 0 else None,
+        roi_budget=(bb_total - c_total) / c_total if c_total > 0 else None,
+        npv_eur=cf.npv if cf else None, npv_budget_eur=cfb.npv if cfb else None,
+        bcr=cf.pv_benefits / cf.pv_costs if cf and cf.pv_costs > 0 else None,
+        irr=irr(cf.benefits - cf.costs) if cf and cf.first_year is not None else None,
+        payback_month=cf.payback_month if cf else None,
+        payback_month_budget=cfb.payback_month if cfb else None,
+        discount_rate=rate, hours_saved=hours, fte_saved=fte if any(m.fte_saved is not None for m in members)
+        else None,
+        first_year=cf.first_year if cf else None,
+        incomplete=[f"{m.kommune} – {m.massnahme}: {r}" for m in members for r in m.not_computable],
+        yearly=yearly,
+    )
+
+
+SERIES_COLUMNS = ("costs_eur", "benefits_eur", "benefits_budget_eur", "paper_saving_eur", "time_saving_eur",
+                  "other_saving_eur", "hours_saved", "net_eur", "cum_costs_eur", "cum_benefits_eur",
+                  "cum_net_eur", "cum_net_discounted_eur", "cum_net_budget_eur",
+                  "cum_net_budget_discounted_eur")
+
+
+def series_frame(results: list[MassnahmeResult]) -> pd.DataFrame:
+    """Return the monthly series (one row per Kommune, Maßnahme, month) of already computed results."""
+    frames = []
+    for r in results:
+        s = r.series
+        mi = s.get("month_idx", np.array([], dtype=int))
+        if not len(mi):
+            continue
+        ok = bool(s["benefits_computable"][0])
+        okb = bool(s["budget_computable"][0])
+        ben = s["benefits"] if ok else np.full(len(mi), np.nan)
+        bud = s["benefits_budget"] if okb else np.full(len(mi), np.nan)
+        cf = cashflow(mi, s["costs"], s["benefits"], r.discount_rate) if ok else None
+        cfb = cashflow(mi, s["costs"], s["benefits_budget"], r.discount_rate) if okb else None
+        frames.append(pd.DataFrame({
+            "kommune": r.kommune, "massnahme": r.massnahme,
+            "month": [_int_to_month(i) for i in mi],
+            "costs_eur": s["costs"], "benefits_eur": ben, "benefits_budget_eur": bud,
+            "paper_saving_eur": s["paper"] if r.paper_saving_eur is not None else np.nan,
+            "time_saving_eur": s["time_wage"] + s["time_material"] if r.time_saving_eur is not None
+            else np.nan,
+            "other_saving_eur": s["other"],
+            "hours_saved": s["hours"] if r.hours_saved is not None else np.nan,
+            "net_eur": ben - s["costs"],
+            "cum_costs_eur": np.cumsum(s["costs"]),
+            "cum_benefits_eur": np.cumsum(ben),
+            "cum_net_eur": cf.cum_net if cf else np.nan,
+            "cum_net_discounted_eur": cf.cum_net_discounted if cf else np.nan,
+            "cum_net_budget_eur": cfb.cum_net if cfb else np.nan,
+            "cum_net_budget_discounted_eur": cfb.cum_net_discounted if cfb else np.nan,
+            "after_golive": s["after"],
+        }))
+    if not frames:
+        return pd.DataFrame(columns=["kommune", "massnahme", "month", *SERIES_COLUMNS, "after_golive"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def monthly_series(db: Database, kommune: str | None = None, massnahme: str | None = None,
+                   discount_rate: float | None = None, as_of: date | None = None) -> pd.DataFrame:
+    """Return one row per (kommune, massnahme, month) with costs, benefits and cumulative (discounted) net.
+
+    Months between the first and last month with data are present (gaps as zero); benefits NaN
+    where not computable.
+    """
+    return series_frame(compute_all(db, kommune=kommune, discount_rate=discount_rate, as_of=as_of,
+                                    massnahme=massnahme))
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI table
+
+
+def table_de(results: list[MassnahmeResult]) -> str:
+    """Return a readable German text table of the results (for `kpi metrics`)."""
+    if not results:
+        return "Keine Maßnahmen gefunden."
+    head = ("Kommune", "Maßnahme", "Kosten", "Nutzen", "haushaltsw.", "Nettonutzen", "ROI", "Kapitalwert",
+            "Amortisation")
+    rows = []
+    for r in results:
+        rows.append((r.kommune, r.massnahme, eur_de(r.costs_eur), eur_de(r.benefits_eur),
+                     eur_de(r.benefits_budget_eur), eur_de(r.net_benefit_eur), pct_de(r.roi),
+                     eur_de(r.npv_eur), r.payback_text_de))
+    widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
+    right = {2, 3, 4, 5, 6, 7}
+
+    def line(cells):
+        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
+    out = [line(head).rstrip(), line(["-" * w for w in widths])]
+    out += [line(r).rstrip() for r in rows]
+    rates = sorted({r.discount_rate for r in results})
+    out.append("")
+    out.append("Kalkulationszinssatz: " + ", ".join(pct_de(x, 2) for x in rates)
+               + "; Kapitalwert mit t = 0 im ersten Jahr mit Kosten oder Nutzen.")
+    for r in results:
+        for reason in r.not_computable:
+            out.append(f"Hinweis {r.kommune} – {r.massnahme}: {reason}")
+    return "\n".join(out)
