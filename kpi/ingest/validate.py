@@ -1,0 +1,267 @@
+"""Set-wise validation of long records: errors, warnings, and the normalised measurement frame.
+
+Errors (row not loaded): not a number, unknown period, unknown KPI, missing Kommune/KPI/period.
+Warnings (row loaded): value outside the KPI's range, period in the future, duplicate key in
+the file (the last row wins), online cases above total cases, unit differing from the KPI's,
+totals rows (skipped). Each finding names sheet and Excel cell. Messages per kind are capped
+so a file with 100.000 bad rows gives a readable report (the count stays exact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kpi import catalog as cat
+from kpi.fmt import number_de, period_de
+from kpi.ingest.parse import fold, fold_array, parse_periods
+from kpi.store import FRAME_SCHEMA
+
+MAX_PER_KIND = 50
+EXAMPLE_KOMMUNE = "Beispielstadt"  # template example rows: recognised and skipped
+TOTAL_RE = r"^(summe|gesamt|insgesamt|total|gesamtsumme|zwischensumme)"
+_UNIT_SAME = {"€": {"€", "eur", "euro"}, "%": {"%", "prozent"}, "anzahl": {"anzahl", "stueck", "stk", "fälle", "faelle"}}
+
+
+@dataclass
+class KpiInfo:
+    key: str
+    label: str
+    unit: str
+    min_value: float | None
+    max_value: float | None
+
+
+class KpiCatalog:
+    """KPI lookup by key or German label, case-, space- and punctuation-insensitive."""
+
+    def __init__(self, kpis: list[KpiInfo]):
+        self.by_key = {k.key: k for k in kpis}
+        self._lookup: dict[str, str] = {}
+        for k in kpis:
+            self._lookup.setdefault(fold(k.label), k.key)
+        for k in kpis:  # keys win over labels
+            self._lookup[fold(k.key)] = k.key
+
+    @classmethod
+    def builtin(cls) -> KpiCatalog:
+        return cls([KpiInfo(k.key, k.label, k.unit, k.min_value, k.max_value) for k in cat.KPIS])
+
+    @classmethod
+    def from_db(cls, db) -> KpiCatalog:
+        rows = db.query("SELECT key, label, unit, min_value, max_value FROM kpi ORDER BY sort_order, key")
+        return cls([KpiInfo(*r) for r in rows])
+
+    def add(self, info: KpiInfo) -> None:
+        if info.key not in self.by_key:
+            self.by_key[info.key] = info
+            self._lookup.setdefault(fold(info.label), info.key)
+            self._lookup[fold(info.key)] = info.key
+
+    def resolve(self, text: str | None) -> str | None:
+        return self._lookup.get(fold(text)) if text else None
+
+    def is_kpi(self, text: str | None) -> bool:
+        return self.resolve(text) is not None
+
+
+def _cell(c: str | None, row: int | None) -> str | None:
+    if not c:
+        return None
+    if any(ch.isdigit() for ch in c):
+        return c
+    return f"{c}{row}" if row is not None else c
+
+
+class IssueSink:
+    """Collects issues, capped per (kind, sheet), counting the rest."""
+
+    def __init__(self, issue_cls):
+        self.issue_cls = issue_cls
+        self.issues = []
+        self._more: dict[tuple[str, str, str | None], int] = {}
+
+    def add_rows(self, kind: str, level: str, table: pa.Table, message, col_field: str | None) -> None:
+        """One issue per row of `table` (records); message(row_dict) -> German text."""
+        if table.num_rows == 0:
+            return
+        for sheet in pc.unique(table.column("sheet")).to_pylist():
+            part = table.filter(pc.equal(table.column("sheet"), sheet))
+            head = part.slice(0, MAX_PER_KIND).to_pylist()
+            for r in head:
+                letter = r.get(col_field) if col_field else None
+                cell = _cell(letter, r["row"])
+                col = "".join(ch for ch in letter if ch.isalpha()) if letter else None
+                row = r["row"] if not (letter and any(ch.isdigit() for ch in letter)) else r["row"]
+                self.issues.append(self.issue_cls(level, message(r), sheet, cell, row, col))
+            rest = part.num_rows - len(head)
+            if rest > 0:
+                self.issues.append(self.issue_cls(
+                    level, f"… und {number_de(rest)} weitere Zeilen mit demselben Problem ({kind}).", sheet))
+
+    def add(self, level: str, message: str, sheet: str | None = None, cell: str | None = None,
+            row: int | None = None, column: str | None = None) -> None:
+        self.issues.append(self.issue_cls(level, message, sheet, cell, row, column))
+
+
+def _mask(x) -> pa.Array:
+    return pc.fill_null(x, False)
+
+
+def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | None = None):
+    """Validate records; returns (measurement frame as Arrow FRAME_SCHEMA table, number of error rows)."""
+    today = today or date.today()
+    if rec.num_rows == 0:
+        return FRAME_SCHEMA.empty_table(), 0
+    # rows that carry nothing at all (spacer rows, footers without a value)
+    has_any = pc.or_(pc.invert(rec.column("value_missing")),
+                     pc.or_(pc.is_valid(rec.column("kpi")), pc.is_valid(rec.column("period"))))
+    rec = rec.filter(pc.and_(has_any, pc.invert(rec.column("value_missing"))))
+    # template example rows
+    rec = rec.filter(pc.invert(_mask(pc.equal(rec.column("kommune"), EXAMPLE_KOMMUNE))))
+    if rec.num_rows == 0:
+        return FRAME_SCHEMA.empty_table(), 0
+    # totals rows (Summe / Gesamt) are skipped with a warning
+    total = pa.array([False] * rec.num_rows)
+    for name in ("kommune", "massnahme", "kpi", "period"):
+        total = pc.or_(total, _mask(pc.match_substring_regex(fold_array(rec.column(name)), TOTAL_RE)))
+    sink.add_rows("Summenzeile", "warning", rec.filter(total),
+                  lambda r: "Summenzeile übersprungen (Summen berechnet das Programm selbst).", None)
+    rec = rec.filter(pc.invert(total))
+    if rec.num_rows == 0:
+        return FRAME_SCHEMA.empty_table(), 0
+
+    # --- resolve fields
+    kpi_text = rec.column("kpi")
+    uniq = pc.unique(kpi_text)
+    keys = pa.array([kpis.resolve(v) for v in uniq.to_pylist()], pa.string())
+    kpi_key = pc.take(keys, pc.index_in(kpi_text, value_set=uniq))
+    starts, grans = parse_periods(rec.column("period"))
+    rec = rec.append_column("kpi_key", kpi_key).append_column("period_start", starts).append_column("gran", grans)
+
+    # --- errors
+    err_any = pa.array([False] * rec.num_rows)
+
+    def error(kind, mask, message, col_field):
+        nonlocal err_any
+        mask = _mask(mask)
+        sink.add_rows(kind, "error", rec.filter(mask), message, col_field)
+        err_any = pc.or_(err_any, mask)
+
+    error("keine Zahl", rec.column("value_bad"),
+          lambda r: f"„{r['value_text']}“ ist keine Zahl", "c_value")
+    error("Zeitraum fehlt", pc.is_null(rec.column("period")),
+          lambda r: "Zeitraum fehlt", "c_period")
+    error("Zeitraum unbekannt", pc.and_(pc.is_valid(rec.column("period")), pc.is_null(starts)),
+          lambda r: f"„{r['period']}“ ist kein Zeitraum, den das Programm versteht "
+                    "(Beispiele: 2024-03, 03/2024, März 2024, Q1 2024, 1. Quartal 2024, 2024)", "c_period")
+    error("Kennzahl fehlt", pc.is_null(kpi_text), lambda r: "Kennzahl fehlt", "c_kpi")
+    unknown = pc.and_(pc.is_valid(kpi_text), pc.is_null(kpi_key))
+    error("Kennzahl unbekannt", unknown,
+          lambda r: f"Kennzahl „{r['kpi']}“ ist unbekannt. Schreibweise prüfen oder die Kennzahl im "
+                    "Blatt „Kennzahlen“ der Vorlage anlegen (Schlüssel, Bezeichnung, Einheit, Familie, "
+                    "Polarität).", "c_kpi")
+    error("Kommune fehlt", pc.or_(pc.is_null(rec.column("kommune")),
+                                  pc.equal(rec.column("kommune"), "")),
+          lambda r: "Kommune fehlt. Spalte „Kommune“ ergänzen oder die Kommune festlegen "
+                    "(Importprofil bzw. kpi ingest --set kommune=NAME).", "c_kommune")
+
+    n_error_rows = _count_rows(rec.filter(err_any))
+    ok = rec.filter(pc.invert(err_any))
+    if ok.num_rows:
+        _warnings(ok, kpis, sink, today)
+    frame = pa.table({
+        "kommune": ok.column("kommune"),
+        "massnahme": ok.column("massnahme"),
+        "kpi": ok.column("kpi_key"),
+        "period_start": ok.column("period_start"),
+        "granularity": ok.column("gran"),
+        "value": ok.column("value"),
+        "note": ok.column("note"),
+    }, schema=FRAME_SCHEMA)
+    return frame, n_error_rows
+
+
+def _count_rows(t: pa.Table) -> int:
+    if t.num_rows == 0:
+        return 0
+    return t.select(["sheet", "row"]).group_by(["sheet", "row"]).aggregate([]).num_rows
+
+
+def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> None:
+    # range from the catalog
+    keys = pc.unique(ok.column("kpi_key")).to_pylist()
+    lo = pa.array([kpis.by_key[k].min_value for k in keys], pa.float64())
+    hi = pa.array([kpis.by_key[k].max_value for k in keys], pa.float64())
+    idx = pc.index_in(ok.column("kpi_key"), value_set=pa.array(keys, pa.string()))
+    vmin, vmax = pc.take(lo, idx), pc.take(hi, idx)
+    v = ok.column("value")
+    out = pc.or_(_mask(pc.less(v, vmin)), _mask(pc.greater(v, vmax)))
+
+    def range_text(r):
+        info = kpis.by_key[r["kpi_key"]]
+        if info.min_value is not None and info.max_value is not None:
+            rng = f"{number_de(info.min_value)} bis {number_de(info.max_value)}"
+        elif info.min_value is not None:
+            rng = f"mindestens {number_de(info.min_value)}"
+        else:
+            rng = f"höchstens {number_de(info.max_value)}"
+        return (f"Wert {number_de(r['value'], 2 if r['value'] % 1 else 0)} liegt außerhalb des üblichen "
+                f"Bereichs von „{info.label}“ ({rng}); bitte prüfen")
+
+    sink.add_rows("außerhalb des Bereichs", "warning", ok.filter(out), range_text, "c_value")
+    # future periods
+    fut = pc.greater(ok.column("period_start"), pa.scalar(today, pa.date32()))
+    sink.add_rows("Zukunft", "warning", ok.filter(_mask(fut)),
+                  lambda r: f"Zeitraum {period_de(r['period_start'], r['gran'])} liegt in der Zukunft", "c_period")
+    # unit differing from the KPI's unit
+    if pc.any(pc.is_valid(ok.column("unit"))).as_py():
+        units = pa.array([fold(kpis.by_key[k].unit) for k in keys], pa.string())
+        want = pc.take(units, idx)
+        have = fold_array(ok.column("unit"))
+        differs = pc.and_(pc.is_valid(have), pc.not_equal(have, want))
+        cand = ok.filter(_mask(differs))
+        if cand.num_rows:
+            def same(a, b):
+                return any(a in s and b in s for s in _UNIT_SAME.values())
+            bad = [not same(fold(u), fold(kpis.by_key[k].unit))
+                   for u, k in zip(cand.column("unit").to_pylist(), cand.column("kpi_key").to_pylist(), strict=True)]
+            sink.add_rows("Einheit", "warning", cand.filter(pa.array(bad)),
+                          lambda r: f"Einheit „{r['unit']}“ passt nicht zu „{kpis.by_key[r['kpi_key']].label}“ "
+                                    f"(erwartet: {kpis.by_key[r['kpi_key']].unit}); der Wert wird unverändert übernommen",
+                          None)
+    con = duckdb.connect()
+    try:
+        con.register("ok", ok)
+        dup = con.sql(
+            """
+            SELECT * FROM (
+              SELECT *, first_value(row) OVER w AS first_row, first_value(sheet) OVER w AS first_sheet,
+                     row_number() OVER w AS n
+              FROM ok WINDOW w AS (PARTITION BY kommune, massnahme, kpi_key, period_start, gran
+                                   ORDER BY sheet, row))
+            WHERE n > 1 ORDER BY sheet, row
+            """
+        ).to_arrow_table()
+        sink.add_rows("doppelt", "warning", dup,
+                      lambda r: ("Doppelte Zeile: derselbe Wert (Kommune, Maßnahme, Kennzahl, Zeitraum) steht "
+                                 f"schon in Blatt „{r['first_sheet']}“, Zeile {r['first_row']}; die letzte Zeile gilt"),
+                      None)
+        over = con.sql(
+            """
+            SELECT o.*, f.value AS fall_value FROM ok o JOIN ok f
+              ON f.kpi_key = 'fallzahl' AND o.kpi_key = 'online_faelle'
+             AND f.kommune = o.kommune AND f.massnahme IS NOT DISTINCT FROM o.massnahme
+             AND f.period_start = o.period_start AND f.gran = o.gran
+            WHERE o.value > f.value ORDER BY o.sheet, o.row
+            """
+        ).to_arrow_table()
+        sink.add_rows("online über Fallzahl", "warning", over,
+                      lambda r: (f"Online-Fälle ({number_de(r['value'])}) sind mehr als alle Fälle "
+                                 f"({number_de(r['fall_value'])}) im selben Zeitraum; bitte prüfen"), "c_value")
+    finally:
+        con.close()
