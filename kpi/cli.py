@@ -130,8 +130,18 @@ def cmd_metrics(args) -> int:
     if args.discount_rate is not None and not (-0.5 < args.discount_rate < 1):
         raise UsageError("--discount-rate ist ein Anteil, z. B. 0.03 für 3 %.")
     with _open_db(args) as db:
-        results = engine.compute_all(db, kommune=args.kommune[0] if args.kommune else None,
-                                     discount_rate=args.discount_rate)
+        known = {r[0] for r in db.query("SELECT name FROM kommune")}
+        unknown = [k for k in (args.kommune or []) if k not in known]
+        if unknown:
+            raise InputError(f"Die Kommune „{unknown[0]}“ gibt es in der Datenbank nicht.")
+        try:
+            if args.kommune:
+                results = [r for k in dict.fromkeys(args.kommune)
+                           for r in engine.compute_all(db, kommune=k, discount_rate=args.discount_rate)]
+            else:
+                results = engine.compute_all(db, discount_rate=args.discount_rate)
+        except engine.MetricsError as exc:
+            raise InputError(str(exc)) from exc
     if args.json:
         print(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
     else:
