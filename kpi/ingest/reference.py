@@ -51,7 +51,7 @@ SHEETS: dict[str, tuple[str, list[tuple[str, str, str, bool]]]] = {
         ("polarity", "Polarität", "polarity", True), ("aggregation", "Aggregation", "aggregation", False),
         ("min_value", "Minimum", "num", False), ("max_value", "Maximum", "num", False)]),
 }
-IGNORED = {"anleitung", "hinweise", "liesmich", "readme"}
+IGNORED = {"anleitung", "hinweise", "liesmich", "readme", "listen"}
 # Alternative header words accepted per column key
 ALIASES = {"name": ("kommune", "massnahme", "kriterium", "name"), "value": ("wert", "ausgangswert"),
            "key": ("schluessel", "key", "parameter"), "weight_pct": ("gewicht", "gewichtung")}
