@@ -17,6 +17,7 @@ Layout of one backup folder `kpi-sicherung-JJJJMMTT-HHMMSS/`:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -128,14 +129,28 @@ def backup(db: Database, out_dir: Path, user: str = "unbekannt") -> Path:
     return target
 
 
-def zip_backup(folder: Path) -> Path:
-    """Pack a backup folder into `<folder>.zip` beside it; return the zip's path."""
+def backup_dir(db_path: str | Path, configured: str | None = None) -> Path:
+    """Return the backup folder: `configured` ($KPI_BACKUP_DIR or secrets), else `sicherungen/` beside the DB."""
+    if configured:
+        return Path(configured)
+    return Path(db_path).resolve().parent / "sicherungen"
+
+
+def zip_bytes(folder: Path) -> bytes:
+    """Return a backup folder packed as a zip (for a browser download)."""
     folder = Path(folder)
-    zpath = folder.with_suffix(".zip")
-    with zipfile.ZipFile(zpath, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for f in sorted(folder.rglob("*")):
             if f.is_file():
                 zf.write(f, f.relative_to(folder.parent))
+    return buf.getvalue()
+
+
+def zip_backup(folder: Path) -> Path:
+    """Pack a backup folder into `<folder>.zip` beside it; return the zip's path."""
+    zpath = Path(folder).with_suffix(".zip")
+    zpath.write_bytes(zip_bytes(folder))
     return zpath
 
 

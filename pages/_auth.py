@@ -24,7 +24,7 @@ class User:
     source: str = "anonym"  # anonym | lokal | oidc | entwicklung
 
 
-def _secrets_dict() -> dict:
+def secrets_dict() -> dict:
     # st.secrets raises when no secrets file exists; that simply means "nothing configured".
     try:
         return st.secrets.to_dict()
@@ -34,7 +34,7 @@ def _secrets_dict() -> dict:
 
 def settings() -> auth.AuthSettings:
     """The sign-in settings from `.streamlit/secrets.toml` (parsed on every run: cheap)."""
-    return auth.parse_settings(_secrets_dict())
+    return auth.parse_settings(secrets_dict())
 
 
 @st.cache_resource(show_spinner=False)

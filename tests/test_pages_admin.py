@@ -1,0 +1,238 @@
+"""AppTests: navigation by role, refused direct access, sign-in, and the admin pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from kpi import auth
+from kpi.audit import audit_log
+from kpi.db import open_database
+
+ROOT = Path(__file__).parent.parent
+APP = str(ROOT / "app.py")
+PASSWORD = "lotsen-passwort-123"
+HASH = auth.hash_password(PASSWORD, iterations=auth.MIN_ITERATIONS)
+LOCAL = {"kpi": {"local_users": {
+    "lotse": {"role": "digitallotse", "password_hash": HASH},
+    "chefin": {"role": "admin", "password_hash": HASH},
+}}}
+VIEWER_PAGES = ["ueberblick", "kosten_nutzen", "bearbeitung", "papier", "daten_export"]
+
+
+@pytest.fixture
+def db_path(tmp_path, monkeypatch):
+    """A fresh database file for the pages; caches cleared so get_db() opens it."""
+    path = tmp_path / "kpi.duckdb"
+    monkeypatch.setenv("KPI_DB", str(path))
+    monkeypatch.delenv("KPI_DEV_ROLE", raising=False)
+    monkeypatch.delenv("KPI_BACKUP_DIR", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield path
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def _app(secrets=None, session=None, user=None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets = secrets or {"kpi": {"require_login": False}}  # never the developer's real secrets
+    for k, v in (session or {}).items():
+        at.session_state[k] = v
+    if user is not None:
+        at.user = user
+    return at
+
+
+def _page_files(at: AppTest) -> set[str]:
+    # pages st.navigation registered in the last run (what the menu shows and the router resolves)
+    return {Path(str(info["script_path"])).stem for info in at._registered_pages.values()}
+
+
+def _need_viewer_page():
+    if not any((ROOT / "pages" / f"{p}.py").exists() for p in VIEWER_PAGES):
+        pytest.skip("no viewer page exists yet to serve as the default page")
+
+
+def test_viewer_has_no_upload_or_admin_pages_in_navigation(db_path):
+    _need_viewer_page()
+    at = _app().run()
+    assert not at.exception
+    pages = _page_files(at)
+    assert pages and not pages & {"upload", "einstellungen", "verwaltung"}
+    assert "Lesezugriff (nicht angemeldet)" in at.sidebar.caption[-1].value or any(
+        "Lesezugriff" in c.value for c in at.sidebar.caption)
+
+
+def test_viewer_cannot_switch_or_jump_to_a_restricted_page(db_path):
+    _need_viewer_page()
+    at = _app().run()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/einstellungen.py")
+    # What a browser sends for /einstellungen: that page's hash. Not registered → default page.
+    from streamlit.source_util import page_icon_and_name
+    from streamlit.util import calc_md5
+
+    for page in ("einstellungen", "verwaltung", "upload"):
+        at._page_hash = calc_md5(page_icon_and_name(ROOT / "pages" / f"{page}.py")[1])
+        at.run()
+        assert not at.exception
+        assert not [t for t in at.title if t.value in ("Parameter", "Daten hochladen",
+                                                       "Benutzer, Sicherung & Protokoll")]
+        assert not any(b.label == "Version speichern" for b in at.button)
+
+
+def test_restricted_pages_refuse_when_opened_directly_as_viewer(db_path):
+    for page, role_label in (("einstellungen", "Administration"), ("verwaltung", "Administration"),
+                             ("upload", "Digitallotse")):
+        if not (ROOT / "pages" / f"{page}.py").exists():
+            continue
+        at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=60)
+        at.secrets = {"kpi": {"require_login": False}}
+        at.run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [
+            f"Diese Seite ist nur mit der Rolle „{role_label}“ zugänglich. Bitte melden Sie sich "
+            "in der Seitenleiste mit einem berechtigten Konto an."]
+        assert not at.title  # stopped before anything of the page was drawn
+
+
+def test_digitallotse_gets_upload_but_not_parameters(db_path):
+    at = _app(LOCAL, {"kpi_local_account": "lotse"}).run()
+    assert not at.exception
+    pages = _page_files(at)
+    assert "einstellungen" not in pages and "verwaltung" not in pages
+    if (ROOT / "pages" / "upload.py").exists():
+        assert "upload" in pages
+
+
+def test_admin_gets_every_page(db_path):
+    at = _app(LOCAL, {"kpi_local_account": "chefin"}).run()
+    assert not at.exception
+    assert {"einstellungen", "verwaltung"} <= _page_files(at)
+
+
+def test_local_sign_in_elevates_and_is_logged(db_path):
+    _need_viewer_page()
+    at = _app(LOCAL).run()
+    form = at.sidebar
+    form.text_input[0].input("lotse")
+    form.text_input[1].input("falsch-falsch")
+    next(b for b in at.sidebar.button if b.label == "Anmelden").click().run()
+    assert [e.value for e in at.error] == ["Anmeldename oder Passwort ist falsch."]
+    assert "upload" not in _page_files(at)
+    at.sidebar.text_input[0].input("lotse")
+    at.sidebar.text_input[1].input(PASSWORD)
+    next(b for b in at.sidebar.button if b.label == "Anmelden").click().run()
+    assert not at.exception
+    assert at.session_state["kpi_local_account"] == "lotse"
+    assert any("Angemeldet als **lotse**" in c.value for c in at.sidebar.caption)
+    with open_database(db_path) as db:
+        log = audit_log(db)
+    assert list(log["action"][:2]) == ["login", "login_failed"]
+    assert list(log["user_name"][:2]) == ["lotse", "lotse"]
+
+
+def test_removed_account_loses_its_role_at_once(db_path):
+    _need_viewer_page()
+    at = _app(LOCAL, {"kpi_local_account": "chefin"}).run()
+    assert "verwaltung" in _page_files(at)
+    at.secrets = {"kpi": {"local_users": {"lotse": LOCAL["kpi"]["local_users"]["lotse"]}}}
+    at.run()
+    assert "verwaltung" not in _page_files(at)
+
+
+def test_oidc_role_from_mapping_and_anonymous_is_viewer(db_path):
+    secrets = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x",
+                        "client_id": "kpi", "client_secret": "y",
+                        "server_metadata_url": "https://idp.example/.well-known/openid-configuration"},
+               "kpi": {"roles": {"admin": ["chefin@kommune.example"]}}}
+    at = _app(secrets, user={"is_logged_in": True, "email": "Chefin@Kommune.example", "name": "C"}).run()
+    assert not at.exception
+    assert {"einstellungen", "verwaltung"} <= _page_files(at)
+    assert any(b.label == "Abmelden" for b in at.sidebar.button)
+    _need_viewer_page()
+    anon = _app(secrets, user={"is_logged_in": False}).run()
+    assert not anon.exception
+    assert not _page_files(anon) & {"einstellungen", "verwaltung", "upload"}
+    assert any(b.label == "Anmelden" for b in anon.sidebar.button)
+
+
+def test_dev_mode_warns_and_is_ignored_once_sign_in_is_configured(db_path, monkeypatch):
+    monkeypatch.setenv("KPI_DEV_ROLE", "admin")
+    at = _app().run()
+    assert not at.exception
+    assert "verwaltung" in _page_files(at)
+    assert any(w.value.startswith("Entwicklungsmodus: keine Anmeldung eingerichtet") for w in at.warning)
+    _need_viewer_page()
+    configured = _app(LOCAL).run()
+    assert "verwaltung" not in _page_files(configured)
+
+
+def _admin_page(name: str, db_path) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
+    at.secrets = LOCAL
+    at.session_state["kpi_local_account"] = "chefin"
+    return at.run()
+
+
+def test_settings_page_adds_a_parameter_version_with_audit_entry(db_path):
+    at = _admin_page("einstellungen", db_path)
+    assert not at.exception
+    versions_before = len(at.dataframe[-1].value)
+    assert "Beispielwert" in set(at.dataframe[-1].value["Beispielwert"])
+    at.selectbox(key="param_key").set_value("discount_rate").run()
+    at.number_input[0].set_value(2.5)
+    at.text_input[0].set_value("BMF-Rundschreiben vom 12.01.2026")
+    next(b for b in at.button if b.label == "Version speichern").click().run()
+    assert not at.exception and not at.error
+    assert at.success[0].value.startswith("Gespeichert: Kalkulationszinssatz = 2,50\u00a0%, gültig ab 01.01.")
+    versions = at.dataframe[-1].value
+    assert len(versions) == versions_before + 1
+    row = versions[versions["Quelle"] == "BMF-Rundschreiben vom 12.01.2026"].iloc[0]
+    assert row["Wert"] == "2,50\u00a0%" and row["von"] == "chefin" and row["Beispielwert"] == ""
+    today = at.dataframe[0].value
+    assert today[today["Parameter"] == "Kalkulationszinssatz"]["Wert"].iloc[0] == "2,50\u00a0%"
+    with open_database(db_path) as db:
+        entry = audit_log(db, action="parameter").iloc[0]
+        stored = db.query("SELECT value FROM parameter WHERE source = 'BMF-Rundschreiben vom 12.01.2026'")
+    assert entry["user_name"] == "chefin" and "discount_rate = 0,025" in entry["detail"]
+    assert stored == [(0.025,)]  # entered in percent, stored as a fraction: 2,5 / 100
+
+
+def test_settings_page_requires_a_source(db_path):
+    at = _admin_page("einstellungen", db_path)
+    next(b for b in at.button if b.label == "Version speichern").click().run()
+    assert at.error[0].value.startswith("Bitte eine Quelle angeben")
+
+
+def test_admin_page_backup_button_and_log(db_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("KPI_BACKUP_DIR", str(tmp_path / "sicherungen"))
+    at = _admin_page("verwaltung", db_path)
+    assert not at.exception
+    assert [t.label for t in at.tabs] == ["Benutzer und Rollen", "Sicherung", "Protokoll"]
+    users = at.tabs[0].dataframe[0].value
+    assert set(users["Anmeldename"]) == {"lotse", "chefin"}
+    next(b for b in at.button if b.label == "Jetzt sichern").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("Sicherung geschrieben: kpi-sicherung-")
+    assert len(list((tmp_path / "sicherungen").glob("kpi-sicherung-*/manifest.json"))) == 1
+    log = at.tabs[2].dataframe[0].value
+    assert list(log.columns) == ["Zeitpunkt", "Benutzer", "Aktion", "Details"]
+    assert log.iloc[0]["Aktion"] == "Sicherung" and log.iloc[0]["Benutzer"] == "chefin"
+
+
+def test_admin_page_hash_helper_outputs_a_verifiable_toml_entry(db_path):
+    at = _admin_page("verwaltung", db_path)
+    tab = at.tabs[0]
+    tab.text_input[0].input("kaemmerei")
+    tab.text_input[1].input("ein-langes-passwort")
+    tab.text_input[2].input("ein-langes-passwort")
+    next(b for b in at.button if b.label == "Hash erzeugen").click().run()
+    code = at.code[0].value
+    assert code.startswith('[kpi.local_users.kaemmerei]\nrole = "digitallotse"\npassword_hash = "pbkdf2_sha256$')
+    encoded = code.split('password_hash = "')[1].rstrip('"')
+    assert auth.verify_password("ein-langes-passwort", encoded)
