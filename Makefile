@@ -13,9 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
+# Without .streamlit/secrets.toml: development mode (everyone admin, warning banner) bound to
+# 127.0.0.1 only, so a newcomer can try every page but nobody else on the network can.
 run: $(STAMP)
 	$(BIN)/kpi demo --if-empty
-	$(BIN)/streamlit run app.py
+	@if [ -f .streamlit/secrets.toml ]; then $(BIN)/streamlit run app.py; else \
+	  echo "Entwicklungsmodus: keine .streamlit/secrets.toml – alle Besucher sind Administrator, nur über http://127.0.0.1:8501 erreichbar."; \
+	  KPI_DEV_ROLE=admin $(BIN)/streamlit run app.py --server.address 127.0.0.1; fi
 
 # Debian's chromium for the real-browser tests (no downloaded browsers).
 browser-deps:

@@ -122,11 +122,12 @@ class AuthSettings:
     role_by_email: dict[str, str] = field(default_factory=dict)   # lower-case address or "@domain"
     local_accounts: dict[str, LocalAccount] = field(default_factory=dict)
     problems: tuple[str, ...] = ()          # German messages for ignored entries
+    attempted: bool = False                 # [auth] or [kpi.local_users] present, even if invalid
 
     @property
     def configured(self) -> bool:
-        """True when any sign-in is set up (then a development role is never used)."""
-        return self.oidc or bool(self.local_accounts)
+        """True when sign-in is set up, even wrongly (then a development role is never used)."""
+        return self.oidc or bool(self.local_accounts) or self.attempted
 
 
 _OIDC_SHARED_KEYS = {"redirect_uri", "cookie_secret", "expose_tokens"}
@@ -187,6 +188,7 @@ def parse_settings(secrets_dict: Mapping[str, Any] | None) -> AuthSettings:
         role_by_email=role_by_email,
         local_accounts=accounts,
         problems=tuple(problems),
+        attempted=bool(auth) or bool(local),
     )
 
 

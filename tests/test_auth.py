@@ -140,6 +140,19 @@ def test_dev_role_only_when_nothing_is_configured(lotse_hash):
     assert auth.dev_role({}, empty) is None
     configured = auth.parse_settings(_secrets(lotse_hash))
     assert auth.dev_role({"KPI_DEV_ROLE": "admin"}, configured) is None
+    # a secrets file whose accounts are all invalid still switches development mode off
+    broken = auth.parse_settings({"kpi": {"local_users": {"a": {"role": "admin", "password_hash": "x"}}}})
+    assert not broken.local_accounts and auth.dev_role({"KPI_DEV_ROLE": "admin"}, broken) is None
+
+
+def test_example_secrets_file_parses_and_placeholders_are_refused():
+    import tomllib
+    from pathlib import Path
+
+    example = Path(__file__).parent.parent / ".streamlit" / "secrets.example.toml"
+    cfg = auth.parse_settings(tomllib.loads(example.read_text(encoding="utf-8")))
+    assert cfg.local_accounts == {} and len(cfg.problems) == 2 and cfg.configured
+    assert not cfg.oidc and cfg.require_login is False
 
 
 def test_authenticate_same_message_for_unknown_name_and_wrong_password(lotse_hash):

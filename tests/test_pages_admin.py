@@ -236,3 +236,34 @@ def test_admin_page_hash_helper_outputs_a_verifiable_toml_entry(db_path):
     assert code.startswith('[kpi.local_users.kaemmerei]\nrole = "digitallotse"\npassword_hash = "pbkdf2_sha256$')
     encoded = code.split('password_hash = "')[1].rstrip('"')
     assert auth.verify_password("ein-langes-passwort", encoded)
+
+
+def test_server_settings_are_known_options_with_safe_values():
+    import tomllib
+
+    from streamlit import config
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    known = config.get_config_options()
+    unknown = [f"{s}.{k}" for s, kv in settings.items() for k in kv if f"{s}.{k}" not in known]
+    assert unknown == []  # a misspelt key is silently ignored by Streamlit
+    assert settings["server"]["maxUploadSize"] == 20
+    assert settings["server"]["enableXsrfProtection"] is True
+    assert settings["browser"]["gatherUsageStats"] is False
+    assert settings["client"]["showErrorDetails"] in ("none", "type")  # never tracebacks/paths
+    assert settings["client"]["toolbarMode"] == "viewer"
+
+
+def test_no_unescaped_user_text_in_unsafe_html():
+    # Pages may use unsafe_allow_html for styling only; any f-string there must escape its values.
+    import re
+
+    offenders = []
+    for path in sorted((ROOT / "pages").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"unsafe_allow_html\s*=\s*True", text):
+            call_start = text.rfind("st.", 0, m.start())
+            call = text[call_start:m.end()]
+            if re.search(r"f[\"']", call) and "escape(" not in call and "_html(" not in call:
+                offenders.append(f"{path.name}:{text.count(chr(10), 0, m.start()) + 1}")
+    assert offenders == []
