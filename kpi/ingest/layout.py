@@ -117,15 +117,38 @@ def _title_kommune(grid: Grid, upto: int) -> str | None:
     return None
 
 
+_PLAIN_NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)?$")
+_TIMESTAMP = re.compile(r"\d{1,2}:\d{2}")
+
+
+def _header_period(text: str | None):
+    """A period named by a header cell (not a timestamp of a data row)."""
+    if text is None or header_role(text) is not None:
+        return None
+    if _TIMESTAMP.search(text) and not text.endswith("00:00:00"):
+        return None
+    return parse_period(text)
+
+
+def _looks_like_data(row: list[str | None]) -> bool:
+    """A row with plain numbers that are no years is data, not a header."""
+    for v in row:
+        if v is not None and _PLAIN_NUMBER.match(v) and _header_period(v) is None:
+            return True
+    return False
+
+
 def detect(grid: Grid, is_kpi) -> Layout:
-    """Find the header row and the layout of a sheet. `is_kpi(text)` tells whether a text names a KPI."""
+    """Find the header row (the first that names the columns) and the layout of a sheet.
+
+    `is_kpi(text)` tells whether a text names a KPI.
+    """
     if grid.n_cols == 0 or grid.n_rows == 0:
         return Layout("empty")
     best: Layout | None = None
-    best_score = 0
     for r in range(min(HEADER_SCAN_ROWS, grid.n_rows)):
         row = grid.row_values(r)
-        if sum(v is not None for v in row) < 2:
+        if sum(v is not None for v in row) < 2 or _looks_like_data(row):
             continue
         roles: dict[str, int] = {}
         for c, v in enumerate(row):
@@ -135,24 +158,21 @@ def detect(grid: Grid, is_kpi) -> Layout:
         # wide: period columns (directly, or with the merged year row above)
         periods: dict[int, str] = {}
         for variant in (row, _combined_header(grid, r)):
-            found = {c: v for c, v in enumerate(variant)
-                     if v is not None and header_role(v) is None and parse_period(v) is not None}
-            if len(found) > len(periods):
+            found = {c: v for c, v in enumerate(variant) if _header_period(v) is not None}
+            grans = {_header_period(v)[1] for v in found.values()}
+            starts = {_header_period(v) for v in found.values()}
+            if len(found) > len(periods) and len(grans) == 1 and len(starts) == len(found):
                 periods = found
         kpis = {c: v for c, v in enumerate(row) if v is not None and c not in roles.values() and is_kpi(v)}
         if len(periods) >= 2 and "value" not in roles:
-            lay = Layout("wide", r, {k: v for k, v in roles.items() if k != "period"}, period_cols=periods)
-            score = 10 + len(periods)
+            best = Layout("wide", r, {k: v for k, v in roles.items() if k != "period"}, period_cols=periods)
         elif kpis and "period" in roles and "value" not in roles:
-            lay = Layout("kpi_columns", r, {k: v for k, v in roles.items() if k != "kpi"}, kpi_cols=kpis)
-            score = 10 + len(kpis)
+            best = Layout("kpi_columns", r, {k: v for k, v in roles.items() if k != "kpi"}, kpi_cols=kpis)
         elif "value" in roles and len(roles) >= 2:
-            lay = Layout("long", r, roles)
-            score = 10 + len(roles)
+            best = Layout("long", r, roles)
         else:
             continue
-        if score > best_score:
-            best, best_score = lay, score
+        break
     if best is None:
         return Layout("unknown")
     if best.kind == "wide" and "kpi" not in best.roles:
@@ -171,6 +191,16 @@ def detect(grid: Grid, is_kpi) -> Layout:
         if k:
             best.constants["kommune"] = k
     return best
+
+
+def missing_fields(lay: Layout) -> list[str]:
+    """Fields a recognised layout can fill neither from a column nor from a constant."""
+    have = set(lay.roles) | set(lay.constants)
+    if lay.kind == "wide":
+        have |= {"period", "value"}
+    if lay.kind == "kpi_columns":
+        have |= {"kpi", "value"}
+    return [f for f in ("kommune", "kpi", "period", "value") if f not in have]
 
 
 def resolve_column(grid: Grid, header: int | None, ref: str) -> int:
@@ -212,8 +242,15 @@ def profile_layout(grid: Grid, profile) -> Layout:
     for fld, ref in profile.map.items():
         roles[fld] = resolve_column(grid, header, ref)
     where = {resolve_column(grid, header, ref): val for ref, val in profile.where.items()}
-    lay = Layout("long", header if header is not None else -1, roles, constants=dict(profile.set), where=where)
-    return lay
+    if "value" not in roles and "value" not in profile.set:
+        # no value column named: a wide table (one column per period) with the profile's constants
+        auto = detect(grid, lambda _t: False)
+        if auto.kind == "wide" and (header is None or auto.header == header):
+            roles = {k: v for k, v in roles.items() if k != "period"}
+            return Layout("wide", auto.header, roles, period_cols=auto.period_cols,
+                          constants=dict(profile.set), where=where)
+    return Layout("long", header if header is not None else -1, roles, constants=dict(profile.set),
+                  where=where)
 
 
 # ---------------------------------------------------------------------------------- records

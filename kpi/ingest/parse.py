@@ -164,29 +164,33 @@ def parse_periods(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 MISSING_TOKENS = ("", "-", "–", "—", ".", "..", "...", "…", "x", "nan", "n/a", "n.a.", "na", "k.a.", "/", "*")
 
-# What is stripped before the number is read: currency, percent, unit words, spaces.
-_STRIP_RE = "(?i)(eur|€|%|\\s|\u00a0|\u2009|\u202f|')"
+# What is stripped before the number is read: currency, percent, apostrophes (1'234).
+_STRIP_RE = "(?i)(eur|€|%|')"
+_SPACED_RE = r"^[+-]?\d{1,3}( \d{3})+([.,]\d+)?-?$"  # 1 234,5: spaces as thousands separators
 _DE_RE = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"  # 1.234,56  1234,5  1.200  12
 _EN_RE = r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][+-]?\d+)?$"  # 1,234.56  1234.5  1e20
 _AMBIGUOUS_RE = r"^[+-]?\d{1,3}(\.\d{3})+$"  # 1.234 is 1234 (German text) or 1,234 (an Excel number)
 
 
 def _clean(arr: pa.Array) -> pa.Array:
-    s = pc.replace_substring_regex(arr, _STRIP_RE, "")
+    s = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, _STRIP_RE, ""))
+    spaced = pc.fill_null(pc.match_substring_regex(s, _SPACED_RE), False)
+    s = pc.if_else(spaced, pc.replace_substring(s, " ", ""), s)
     # trailing minus (8.000-) as budget plans print it → leading minus
-    trailing = pc.match_substring_regex(s, r"^[+]?[\d.,]+-$")
+    trailing = pc.fill_null(pc.match_substring_regex(s, r"^[+]?[\d.,]+-$"), False)
     moved = pc.binary_join_element_wise("-", pc.utf8_slice_codeunits(s, 0, -1), "")
     return pc.if_else(trailing, moved, s)
 
 
-def number_status(arr: pa.Array, *, decimal: str = "de", numeric_mask: pa.Array | None = None):
+def number_status(arr: pa.Array, *, decimal: str = "excel", numeric_mask: pa.Array | None = None):
     """Vectorised number parsing of a string column.
 
     Returns (values float64, missing bool, bad bool): `missing` for empty cells and the
     statistical placeholders (`-`, `.`, `x`, …), `bad` for text that is no number.
-    decimal='de': `1.234,56` (text from German users); 'en': `1234.56` (Excel numbers
-    rendered as text, CSV with decimal point). `numeric_mask` marks cells that were Excel
-    numbers (read as 'en' regardless of `decimal`).
+    decimal: 'de' text from German users only (`1.234,56`; `1234.5` is bad);
+    'en' decimal point first (`1,234.56`), German as fallback (`0,5`);
+    'excel' cells of a workbook: German text, and Excel numbers rendered as `1234.5`.
+    `numeric_mask` marks cells that were Excel numbers (always read with a decimal point).
     """
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -199,15 +203,21 @@ def number_status(arr: pa.Array, *, decimal: str = "de", numeric_mask: pa.Array 
     is_en = pc.fill_null(pc.match_substring_regex(s, _EN_RE), False)
     de_text = pc.replace_substring(pc.replace_substring(s, ".", ""), ",", ".")
     en_text = pc.replace_substring(s, ",", "")
-    if decimal == "de":
-        use_de = is_de
-    else:
+    if decimal == "en":
         use_de = pc.and_(is_de, pc.invert(is_en))
+        use_en = is_en
+    elif decimal == "de":
+        use_de = is_de
+        use_en = pa.array([False] * len(s), pa.bool_())
+    else:  # excel
+        use_de = is_de
+        use_en = pc.and_(is_en, pc.invert(is_de))
     if numeric_mask is not None:
-        use_de = pc.and_(use_de, pc.invert(pc.fill_null(numeric_mask, False)))
-    text = pc.if_else(use_de, de_text, pc.if_else(is_en, en_text, pa.scalar(None, pa.string())))
-    ok = pc.or_(use_de, is_en)
-    values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
+        nm = pc.fill_null(numeric_mask, False)
+        use_de = pc.and_(use_de, pc.invert(nm))
+        use_en = pc.or_(pc.and_(use_en, pc.invert(nm)), pc.and_(nm, is_en))
+    text = pc.if_else(use_de, de_text, pc.if_else(use_en, en_text, pa.scalar(None, pa.string())))
+    values = pc.cast(text, pa.float64())
     # 1e400 parses as inf: not a finite number
     finite = pc.fill_null(pc.is_finite(values), False)
     values = pc.if_else(finite, values, pa.scalar(None, pa.float64()))
@@ -221,7 +231,7 @@ def ambiguous_mask(arr: pa.Array) -> pa.Array:
     return pc.fill_null(pc.match_substring_regex(s, _AMBIGUOUS_RE), False)
 
 
-def parse_number(value, *, decimal: str = "de"):
+def parse_number(value, *, decimal: str = "excel"):
     """Parse one cell to float; None if missing; raises ValueError if it is no number."""
     if value is None:
         return None

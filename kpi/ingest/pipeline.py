@@ -182,10 +182,21 @@ def _analyse_book(book, result: IngestResult, sink: IssueSink, kpis: KpiCatalog,
         result.layouts.append(layout.describe_de(grid))
         if layout.kind in ("unknown", "empty"):
             continue
+        missing = lay.missing_fields(layout)
+        if missing:
+            names_de = ", ".join(f"„{lay.ROLE_DE[f]}“" for f in missing)
+            sink.add("error", f"Spalte {names_de} nicht gefunden"
+                     + (f" (Kopfzeile {grid.excel_row(layout.header)})" if layout.header is not None
+                        and layout.header >= 0 else "")
+                     + ". Bitte die Spalte zuordnen oder einen festen Wert setzen (Importprofil, "
+                       "z. B. kpi ingest --set kommune=NAME).", name)
+            result.needs_profile = True
+            continue
         recognised += 1
         parts.append(lay.records(grid, layout))
     if recognised == 0 and not reference.has_rows(result.payload):
         result.needs_profile = True
+        result.fatal = True
         if not any(i.level == "error" for i in sink.issues):
             sink.add("error", "Keine Tabelle mit Kennzahlen erkannt (Kopfzeile mit z. B. Kommune, Kennzahl, "
                      "Zeitraum, Wert). Bitte die Vorlage verwenden oder die Spalten zuordnen (Importprofil).")

@@ -43,7 +43,7 @@ class Grid:
     columns: list[pa.Array]
     row0: int = 1
     col0: int = 0
-    decimal: str = "de"  # how text cells write decimals ('de' 1.234,5 / 'en' 1,234.5)
+    decimal: str = "excel"  # see parse.number_status: de | en | excel
     column_decimal: dict[int, str] = field(default_factory=dict)  # CSV: per-column detection
     _probe: Callable[[int], pa.Array | None] | None = None
     _probe_cache: dict[int, pa.Array | None] = field(default_factory=dict)
@@ -144,8 +144,10 @@ def _open_xlsx(data: bytes, file_name: str) -> Book:
         try:
             sheet = reader.load_sheet(name, header_row=None, dtypes="string")
             batch = sheet.to_arrow()
-        except Exception as exc:
-            raise ReadError(f"Blatt „{name}“ lässt sich nicht lesen: {type(exc).__name__}.") from exc
+        except Exception:
+            # calamine rejects some valid-enough files (e.g. rows without row numbers);
+            # openpyxl in read-only mode (defusedxml, after the guard) copes with them
+            return _openpyxl_grid(data, file_name, name)
         columns = [batch.column(i) for i in range(batch.num_columns)]
         row0, col0 = _xlsx_offsets(data, names.index(name), columns)
 
@@ -159,7 +161,7 @@ def _open_xlsx(data: bytes, file_name: str) -> Book:
             except Exception:
                 return None
 
-        return Grid(name, columns, row0, col0, decimal="de", _probe=probe)
+        return Grid(name, columns, row0, col0, decimal="excel", _probe=probe)
 
     return Book(file_name, "xlsx", names, load)
 
@@ -228,6 +230,32 @@ def _sheet_path(z, sheet_index: int) -> str:
     raise KeyError(rid)
 
 
+def _openpyxl_grid(data: bytes, file_name: str, name: str) -> Grid:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        ws = wb[name]
+        row0, col0 = (ws.min_row or 1), (ws.min_column or 1) - 1
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        wb.close()
+    except Exception as exc:
+        raise ReadError(f"Blatt „{name}“ in „{file_name}“ lässt sich nicht lesen "
+                        "(Datei beschädigt oder ungewöhnlich aufgebaut).") from exc
+    return _typed_grid(name, rows, row0, col0)
+
+
+def _typed_grid(name: str, rows: list[list], row0: int, col0: int) -> Grid:
+    """Grid from typed Python cell values (small sheets); numeric mask known exactly."""
+    width = max((len(r) for r in rows), default=0)
+    cols, masks = [], []
+    for c in range(width):
+        vals = [r[c] if c < len(r) else None for r in rows]
+        cols.append(pa.array([_render(v) for v in vals], pa.string()))
+        masks.append(pa.array([isinstance(v, int | float) and not isinstance(v, bool) for v in vals]))
+    return Grid(name, cols, row0, col0, decimal="excel", _probe=lambda c: masks[c])
+
+
 # ------------------------------------------------------------------------------ xls / ods
 
 def _render(v) -> str | None:
@@ -265,14 +293,7 @@ def _open_calamine(data: bytes, file_name: str, kind: str) -> Book:
             start = sheet.start or (0, 0)
         except Exception as exc:
             raise ReadError(f"Blatt „{name}“ lässt sich nicht lesen: {type(exc).__name__}.") from exc
-        width = max((len(r) for r in rows), default=0)
-        cols, masks = [], []
-        for c in range(width):
-            vals = [r[c] if c < len(r) else None for r in rows]
-            cols.append(pa.array([_render(v) for v in vals], pa.string()))
-            masks.append(pa.array([isinstance(v, int | float) and not isinstance(v, bool) for v in vals]))
-        return Grid(name, cols, (start[0] or 0) + 1, start[1] or 0, decimal="de",
-                    _probe=lambda c: masks[c])
+        return _typed_grid(name, rows, (start[0] or 0) + 1, start[1] or 0)
 
     return Book(file_name, kind, names, load)
 

@@ -141,6 +141,13 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
     keys = pa.array([kpis.resolve(v) for v in uniq.to_pylist()], pa.string())
     kpi_key = pc.take(keys, pc.index_in(kpi_text, value_set=uniq))
     starts, grans = parse_periods(rec.column("period"))
+    # ISO weeks written 2021-28: if a sheet has any, its 2021-05 is week 5, not May
+    ptext = pc.utf8_trim_whitespace(rec.column("period"))
+    weekish = _mask(pc.match_substring_regex(ptext, r"^\d{4}-(1[3-9]|[2-5]\d)$"))
+    week_sheets = pc.unique(rec.column("sheet").filter(weekish))
+    weeks = pc.or_(_mask(pc.match_substring_regex(ptext, r"^\d{4}-[wW]?\d{1,2}$")), weekish)
+    weeks = pc.and_(weeks, pc.is_in(rec.column("sheet"), value_set=week_sheets))
+    starts = pc.if_else(weeks, pa.scalar(None, pa.date32()), starts)
     rec = rec.append_column("kpi_key", kpi_key).append_column("period_start", starts).append_column("gran", grans)
 
     # --- errors
@@ -156,7 +163,11 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
           lambda r: f"„{r['value_text']}“ ist keine Zahl", "c_value")
     error("Zeitraum fehlt", pc.is_null(rec.column("period")),
           lambda r: "Zeitraum fehlt", "c_period")
-    error("Zeitraum unbekannt", pc.and_(pc.is_valid(rec.column("period")), pc.is_null(starts)),
+    error("Kalenderwoche", weeks,
+          lambda r: f"„{r['period']}“ ist eine Kalenderwoche (Jahr-Woche); Kennzahlen werden je Monat, "
+                    "Quartal oder Jahr geladen – bitte zu Monaten zusammenfassen", "c_period")
+    error("Zeitraum unbekannt", pc.and_(pc.and_(pc.is_valid(rec.column("period")), pc.is_null(starts)),
+                                        pc.invert(weeks)),
           lambda r: f"„{r['period']}“ ist kein Zeitraum, den das Programm versteht "
                     "(Beispiele: 2024-03, 03/2024, März 2024, Q1 2024, 1. Quartal 2024, 2024)", "c_period")
     error("Kennzahl fehlt", pc.is_null(kpi_text), lambda r: "Kennzahl fehlt", "c_kpi")
