@@ -119,8 +119,11 @@ def cmd_export(args) -> int:
 
     filters = _filters(args)
     with _open_db(args) as db:
-        n = export.export_file(db, Path(args.out), args.format, filters, what=args.what, user=args.user)
-    print(f"{n} Zeilen exportiert nach {args.out}")
+        try:
+            n = export.export_file(db, Path(args.out), args.format, filters, what=args.what, user=args.user)
+        except export.ExportError as exc:
+            raise InputError(str(exc)) from exc
+    print(f"{n:,} Zeilen exportiert nach {args.out}".replace(",", "."))
     return EXIT_OK
 
 
@@ -154,7 +157,10 @@ def cmd_report(args) -> int:
 
     filters = _filters(args)
     with _open_db(args) as db:
-        pages = report.write_report(db, Path(args.out), filters, user=args.user)
+        try:
+            pages = report.write_report(db, Path(args.out), filters, user=args.user)
+        except report.ReportError as exc:
+            raise InputError(str(exc)) from exc
     print(f"Ratsvorlage geschrieben: {args.out} ({pages} Seiten)")
     return EXIT_OK
 

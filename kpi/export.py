@@ -21,6 +21,7 @@ import unicodedata
 import uuid
 import zipfile
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -262,6 +263,20 @@ def _bom_first_column(sql: str) -> str:
     return f'SELECT * RENAME (kommune AS "\ufeffkommune") FROM ({sql})'
 
 
+@contextmanager
+def _cursor(con_or_db):
+    """A fresh cursor of a Database; a plain DuckDB connection is used as it is (its
+    registered Arrow tables are not visible to cursors)."""
+    if isinstance(con_or_db, duckdb.DuckDBPyConnection):
+        yield con_or_db
+        return
+    cur = con_or_db.cursor()
+    try:
+        yield cur
+    finally:
+        cur.close()
+
+
 def _copy_to(con_or_db, sql: str, params: dict, target: Path, options: str) -> None:
     """Let DuckDB write query results to `target` (inside the private temp dir).
 
@@ -272,25 +287,22 @@ def _copy_to(con_or_db, sql: str, params: dict, target: Path, options: str) -> N
     if not _SAFE_PATH.match(path):
         raise ExportError("Der Pfad des temporären Exportordners enthält unzulässige Zeichen.")
     copy = f"COPY ({sql}) TO '{path}' ({options})"
-    cur = con_or_db.cursor()
-    try:
-        cur.execute(copy, params)
-        return
-    except duckdb.PermissionException:
-        pass
-    finally:
-        cur.close()
-    cur = con_or_db.cursor()
-    side = duckdb.connect(":memory:")
-    try:
-        side.execute("SET allowed_directories = $d", {"d": [str(export_tmp_root())]})
-        side.execute("SET enable_external_access = false")
-        reader = cur.sql(sql, params=params).to_arrow_reader(_BATCH_ROWS)
-        side.register("export_src", reader)
-        side.execute(f"COPY (SELECT * FROM export_src) TO '{path}' ({options})")
-    finally:
-        side.close()
-        cur.close()
+    with _cursor(con_or_db) as cur:
+        try:
+            cur.execute(copy, params)
+            return
+        except duckdb.PermissionException:
+            pass
+    with _cursor(con_or_db) as cur:
+        side = duckdb.connect(":memory:")
+        try:
+            side.execute("SET allowed_directories = $d", {"d": [str(export_tmp_root())]})
+            side.execute("SET enable_external_access = false")
+            reader = cur.sql(sql, params=params).to_arrow_reader(_BATCH_ROWS)
+            side.register("export_src", reader)
+            side.execute(f"COPY (SELECT * FROM export_src) TO '{path}' ({options})")
+        finally:
+            side.close()
 
 
 def _read_and_remove(path: Path) -> bytes:
@@ -464,11 +476,8 @@ def _xlsx_write(con_or_db, sql: str, params: dict, target: Path, n_rows: int,
     """
     if n_rows > XLSX_MAX_DATA_ROWS:
         raise ExportError(_too_many_rows_message(n_rows))
-    cur = con_or_db.cursor()
-    try:
+    with _cursor(con_or_db) as cur:
         schema = cur.sql(f"SELECT * FROM ({sql}) LIMIT 0", params=params).to_arrow_table().schema
-    finally:
-        cur.close()
     columns, kinds = list(schema.names), _arrow_kinds(schema)
     row_sql = f"SELECT {_row_xml_sql(columns, kinds)} AS xml FROM ({sql}) x"
     rows_file = _tmp_file(".xml")
@@ -589,6 +598,10 @@ def export_file(db: Database, out_path: Path, fmt: str, filters: Filters, what: 
 
 # ---------------------------------------------------------------- metrics export
 
+# Parts of `to_json()` that are not one number per Maßnahme (formula texts, yearly series).
+_METRICS_SKIP = ("explanations", "yearly", "plan_vs_actual")
+
+
 def metrics_rows(db: Database, filters: Filters) -> list[dict]:
     """Return the metrics per Maßnahme as flat dicts (the numbers of `kpi metrics --json`), filtered."""
     from kpi.metrics import engine
@@ -597,7 +610,10 @@ def metrics_rows(db: Database, filters: Filters) -> list[dict]:
     rows: list[dict] = []
     for k in kommunen:
         for result in engine.compute_all(db, kommune=k):
-            rows.append(_flatten(result.to_json()))
+            record = result.to_json()
+            for key in _METRICS_SKIP:
+                record.pop(key, None)
+            rows.append(_flatten(record))
     if filters.massnahme:
         rows = [r for r in rows if r.get("massnahme") in filters.massnahme]
     if filters.handlungsfeld:
@@ -642,6 +658,8 @@ def _to_arrow_column(values: list) -> pa.Array:
     present = [v for v in values if v is not None]
     if present and all(isinstance(v, bool) for v in present):
         return pa.array(values, pa.bool_())
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return pa.array(values, pa.int64())
     if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
         return pa.array([None if v is None else float(v) for v in values], pa.float64())
     if present and all(isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) for v in present):
