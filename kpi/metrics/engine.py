@@ -964,6 +964,11 @@ def _explain(res: MassnahmeResult, rate_version, fte_version, versions, src) -> 
         FIGURES_DE["net_benefit_eur"], "Nutzen − Kosten (Summe über alle Jahre, nicht abgezinst).",
         [("Nutzen", res.benefits_eur, "€", "siehe Nutzen"), ("Kosten", res.costs_eur, "€", "siehe Kosten")],
     )
+    ex["net_benefit_budget_eur"] = Explanation(
+        FIGURES_DE["net_benefit_budget_eur"], "Haushaltswirksamer Nutzen − Kosten (nicht abgezinst).",
+        [("Nutzen, haushaltswirksam", res.benefits_budget_eur, "€", "siehe Nutzen, haushaltswirksam"),
+         ("Kosten", res.costs_eur, "€", "siehe Kosten")],
+    )
     ex["roi"] = Explanation(
         FIGURES_DE["roi"], "Nettonutzen / Kosten.",
         [("Nettonutzen", res.net_benefit_eur, "€", "siehe Nettonutzen"),

@@ -1,0 +1,70 @@
+"""Property tests: the engine's NPV is numpy_financial.npv on yearly sums; zero rate gives the net benefit."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import numpy_financial as npf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kpi.metrics import engine
+
+MAX_EXAMPLES = int(os.environ.get("KPI_HYPOTHESIS_EXAMPLES", "60"))
+
+money = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+monthly = st.lists(st.tuples(st.floats(0, 1e5), st.floats(0, 1e5)), min_size=1, max_size=60)
+rates = st.floats(min_value=0.0, max_value=0.2)
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(st.lists(money, min_size=1, max_size=30), rates)
+def test_npv_equals_numpy_financial(flows, rate):
+    assert np.isclose(engine.npv(rate, flows), npf.npv(rate, flows), rtol=1e-12, atol=1e-6)
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(monthly, st.integers(2015 * 12, 2030 * 12), rates)
+def test_cashflow_npv_is_npv_of_yearly_sums(values, first_month, rate):
+    costs = np.array([c for c, _ in values])
+    benefits = np.array([b for _, b in values])
+    months = np.arange(first_month, first_month + len(values))
+    cf = engine.cashflow(months, costs, benefits, rate)
+    if cf.first_year is None:
+        assert not costs.any() and not benefits.any()
+        return
+    years = months // 12
+    active = (costs != 0) | (benefits != 0)
+    t0 = years[active].min()
+    yearly = [float((benefits - costs)[years == y].sum()) for y in range(t0, years.max() + 1)]
+    scale = max(1.0, float(np.abs(costs).sum() + np.abs(benefits).sum()))
+    assert np.isclose(cf.npv, npf.npv(rate, yearly), atol=1e-9 * scale)
+    # the monthly discounted series ends at the NPV (the documented monthly convention)
+    assert np.isclose(cf.cum_net_discounted[-1], cf.npv, atol=1e-9 * scale)
+    # payback exists exactly when the NPV is not negative
+    assert (cf.payback_month is not None) == (cf.npv >= -1e-9)
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(monthly, st.integers(2015 * 12, 2030 * 12))
+def test_zero_rate_npv_is_net_benefit(values, first_month):
+    costs = np.array([c for c, _ in values])
+    benefits = np.array([b for _, b in values])
+    months = np.arange(first_month, first_month + len(values))
+    cf = engine.cashflow(months, costs, benefits, 0.0)
+    scale = max(1.0, float(costs.sum() + benefits.sum()))
+    if cf.first_year is not None:
+        assert np.isclose(cf.npv, benefits.sum() - costs.sum(), atol=1e-9 * scale)
+        assert np.isclose(cf.pv_benefits - cf.pv_costs, cf.npv, atol=1e-9 * scale)
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(st.lists(st.integers(-10**6, 10**6).map(float), min_size=2, max_size=15))
+def test_irr_is_none_without_sign_change_and_zeroes_npv_otherwise(flows):
+    value = engine.irr(flows)
+    arr = np.array(flows)
+    if not (np.any(arr > 0) and np.any(arr < 0)):
+        assert value is None
+    elif value is not None and value > -0.5:  # near −100 % the discount factors explode
+        assert np.isclose(npf.npv(value, flows), 0, atol=1e-6 * max(1.0, np.abs(arr).sum()))
