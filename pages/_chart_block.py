@@ -26,37 +26,54 @@ def chart_block(
     *,
     file_stem: str | None = None,
     downloads: bool = True,
+    title: str | None = None,
+    note: str | None = None,
 ) -> None:
-    """Draw chart (Altair chart or Vega-Lite dict), its summary sentence, table expander, PNG/SVG buttons."""
+    """Draw chart (Altair chart or Vega-Lite dict), its summary sentence, table expander, PNG/SVG buttons.
+
+    `title` becomes a heading above the chart and the title of the PNG/SVG; `note` a caption below.
+    """
+    if title:
+        st.subheader(title)
     if isinstance(chart, dict):
         st.vega_lite_chart(spec=chart, width="stretch", alt=summary, key=f"{key}_chart")
     else:
         st.altair_chart(chart, width="stretch", alt=summary, key=f"{key}_chart")
     st.markdown(summary)
+    if note:
+        st.caption(note)
     if table is not None:
         with st.expander("Daten als Tabelle"):
             st.dataframe(table, hide_index=True, width="stretch", key=f"{key}_table")
     if not downloads:
         return
-    stem = _file_stem(file_stem or key)
+    stem = _file_stem(file_stem or title or key)
     # A callable `data=` defers the slow vl-convert rendering to the click (Streamlit ≥ 1.50);
     # on_click="ignore" keeps the page from rerunning after a download.
     c1, c2, _ = st.columns([1, 1, 4])
     c1.download_button(
-        "Grafik als PNG", data=lambda: _export(chart, "png"), file_name=f"{stem}.png",
+        "Grafik als PNG", data=lambda: _export(chart, "png", title), file_name=f"{stem}.png",
         mime="image/png", key=f"{key}_png", on_click="ignore", icon=":material/image:",
     )
     c2.download_button(
-        "Grafik als SVG", data=lambda: _export(chart, "svg"), file_name=f"{stem}.svg",
+        "Grafik als SVG", data=lambda: _export(chart, "svg", title), file_name=f"{stem}.svg",
         mime="image/svg+xml", key=f"{key}_svg", on_click="ignore", icon=":material/draw:",
     )
 
 
-def export_spec(chart: alt.TopLevelMixin | dict) -> str:
-    """The chart's Vega-Lite JSON with a fixed size and white background for slides."""
+def panel_block(panel, key: str | None = None) -> None:
+    """Draw a `kpi.charts.panels.Panel` (title, spec, summary, table, note) as a chart block."""
+    chart_block(panel.spec, panel.summary, panel.table, key or _file_stem(panel.title),
+                title=panel.title, note=panel.note)
+
+
+def export_spec(chart: alt.TopLevelMixin | dict, title: str | None = None) -> str:
+    """The chart's Vega-Lite JSON with a fixed size, white background and title for slides."""
     spec = dict(chart) if isinstance(chart, dict) else chart.to_dict()
     spec = _fixed_size(spec)
     spec["background"] = "white"
+    if title and "title" not in spec:
+        spec["title"] = {"text": title, "anchor": "start", "fontSize": 18}
     return json.dumps(spec, sort_keys=True, default=str)
 
 
@@ -74,8 +91,8 @@ def _fixed_size(spec: dict) -> dict:
     return spec
 
 
-def _export(chart: alt.TopLevelMixin | dict, kind: str) -> bytes | str:
-    return _render(export_spec(chart), kind)
+def _export(chart: alt.TopLevelMixin | dict, kind: str, title: str | None = None) -> bytes | str:
+    return _render(export_spec(chart, title), kind)
 
 
 @lru_cache(maxsize=32)

@@ -1,0 +1,322 @@
+"""Set-based SQL for dashboard series: KPI values aggregated to month/quarter/year in DuckDB.
+
+Only what a chart shows leaves the database: one row per period and series (a few hundred
+rows at most), never raw measurements.
+
+Aggregation rules (column `kpi.aggregation`), applied over time *and* over Maßnahmen:
+- sum: sum of all values in the period;
+- mean: plain mean of the values;
+- wmean_fallzahl: mean weighted by the `fallzahl` of the same Maßnahme and month,
+  Σ(value·fallzahl)/Σ(fallzahl); values without a case count are left out when any value in the
+  period has one, and the plain mean is used when none has;
+- last: per Maßnahme the newest value within the period, then the mean over Maßnahmen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+import pandas as pd
+
+from kpi.db import Database
+from kpi.filters import Filters
+
+MAX_SERIES = 8  # lines per chart: the Okabe–Ito palette has 8 colours, a projector shows no more
+MAX_GOLIVE_MARKS = 12  # more go-live rules than this are unreadable
+BASELINE_MONTHS = 12  # DOMAIN.md §4: baseline = mean of up to 12 months before go-live
+
+# Identifier allow-lists: only these SQL fragments are ever formatted into a statement.
+_BUCKET = {
+    "month": "date_trunc('month', v.period)",
+    "quarter": "date_trunc('quarter', v.period)",
+    "year": "date_trunc('year', v.period)",
+}
+MONTHS_PER_BUCKET = {"month": 1, "quarter": 3, "year": 12}
+_AGGREGATIONS = ("sum", "mean", "wmean_fallzahl", "last")
+_BY = ("total", "kommune", "massnahme")
+
+
+def _scope(filters: Filters) -> Filters:
+    """The filter without KPI/family choices: a page decides which KPIs it shows."""
+    return replace(filters, kpi=(), family=())
+
+
+def kpi_info(db: Database, kpi: str) -> dict:
+    """Catalog entry of a KPI as a dict (key, label, unit, polarity, aggregation); KeyError if unknown."""
+    rows = db.query("SELECT key, label, unit, family, polarity, aggregation FROM kpi WHERE key = $k", {"k": kpi})
+    if not rows:
+        raise KeyError(kpi)
+    return dict(zip(("key", "label", "unit", "family", "polarity", "aggregation"), rows[0], strict=True))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the filter selects, decided once per page: counts, how to split series, the single Maßnahme."""
+
+    kommunen: int
+    massnahmen: int
+    split: str  # total | kommune | massnahme
+    single: tuple[str, str] | None  # (kommune, massnahme) when exactly one Maßnahme is selected
+
+
+def selection(db: Database, filters: Filters) -> Selection:
+    """Count the selected Kommunen and Maßnahmen and choose the split of chart series.
+
+    'massnahme' when one Kommune (or a few chosen Maßnahmen) is selected, else 'kommune';
+    'total' when more series than MAX_SERIES would result.
+    """
+    where, params = _massnahme_where(filters)
+    row = db.query(
+        f"""SELECT count(DISTINCT k.kommune_id), count(*), min(k.name), min(m.name)
+            FROM massnahme m JOIN kommune k USING (kommune_id) {where}""", params)[0]
+    n_k, n_m = int(row[0]), int(row[1])
+    single = (row[2], row[3]) if n_m == 1 else None
+    if n_m <= 1:
+        split = "total"
+    elif n_k <= 1 or (filters.massnahme and n_m <= MAX_SERIES):
+        split = "massnahme" if n_m <= MAX_SERIES else "total"
+    else:
+        split = "kommune" if n_k <= MAX_SERIES else "total"
+    return Selection(n_k, n_m, split, single)
+
+
+def _massnahme_where(filters: Filters) -> tuple[str, dict]:
+    """WHERE clause on massnahme m JOIN kommune k for the Kommune/Maßnahme/Handlungsfeld filters."""
+    parts, params = [], {}
+    if filters.kommune:
+        parts.append("k.name IN (SELECT unnest($kommune))")
+        params["kommune"] = list(filters.kommune)
+    if filters.massnahme:
+        parts.append("m.name IN (SELECT unnest($massnahme))")
+        params["massnahme"] = list(filters.massnahme)
+    if filters.handlungsfeld:
+        parts.append("m.handlungsfeld IN (SELECT unnest($handlungsfeld))")
+        params["handlungsfeld"] = list(filters.handlungsfeld)
+    return ("WHERE " + " AND ".join(parts) if parts else ""), params
+
+
+def kpi_series(db: Database, filters: Filters, kpi: str, by: str = "total",
+               granularity: str | None = None) -> pd.DataFrame:
+    """KPI per period and series, aggregated by the KPI's rule; plus the total of all series.
+
+    Returns columns period (datetime64), kommune, massnahme, series (label; 'Gesamt' for the
+    total rows), is_total (bool), value (float), months (distinct months with a value).
+    Empty frame (same columns) when nothing matches.
+    """
+    granularity = granularity or filters.granularity
+    if granularity not in _BUCKET or by not in _BY:
+        raise ValueError(f"unknown granularity {granularity!r} or split {by!r}")
+    rule = kpi_info(db, kpi)["aggregation"]
+    if rule not in _AGGREGATIONS:
+        raise ValueError(f"unknown aggregation {rule!r}")
+    where, params = _scope(filters).where_sql("v")
+    where = (where + " AND " if where else "WHERE ") + "v.kpi = $kpi_key"
+    params["kpi_key"] = kpi
+    bucket = _BUCKET[granularity]
+    group_cols = {"total": [], "kommune": ["kommune"], "massnahme": ["kommune", "massnahme"]}[by]
+    keys = ", ".join(["bucket", *group_cols])
+    sets = f"GROUPING SETS (({keys}), (bucket))" if group_cols else "(bucket)"
+    sel_groups = "".join(f", {c}" for c in group_cols) + "".join(
+        f", NULL::VARCHAR AS {c}" for c in ("kommune", "massnahme") if c not in group_cols)
+    total_flag = f"grouping({group_cols[0]}) = 1" if group_cols else "true"
+
+    if rule == "wmean_fallzahl":
+        source = f"""
+            SELECT {bucket} AS bucket, v.kommune, v.massnahme, v.period, v.value, w.value AS weight
+            FROM v_measurement v
+            LEFT JOIN measurement w ON w.kpi = 'fallzahl' AND w.kommune_id = v.kommune_id
+                 AND coalesce(w.massnahme_id, -1) = coalesce(v.massnahme_id, -1)
+                 AND w.period_start = v.period AND w.granularity = v.granularity
+            {where}"""
+        agg = ("coalesce(sum(value * weight) FILTER (WHERE weight > 0) "
+               "/ nullif(sum(weight) FILTER (WHERE weight > 0), 0), avg(value))")
+    elif rule == "last":
+        # newest value per Maßnahme (or Kommune-wide series) in each period, then the mean
+        source = f"""
+            SELECT {bucket} AS bucket, v.kommune, v.massnahme,
+                   arg_max(v.value, v.period) AS value, max(v.period) AS period
+            FROM v_measurement v {where}
+            GROUP BY ALL"""
+        agg = "avg(value)"
+    else:
+        source = f"SELECT {bucket} AS bucket, v.kommune, v.massnahme, v.period, v.value FROM v_measurement v {where}"
+        agg = "sum(value)" if rule == "sum" else "avg(value)"
+
+    sql = f"""
+        WITH src AS ({source})
+        SELECT bucket AS period{sel_groups}, {total_flag} AS is_total,
+               {agg} AS value, count(DISTINCT date_trunc('month', period)) AS months
+        FROM src
+        GROUP BY {sets}
+        ORDER BY is_total, kommune, massnahme, period"""
+    df = db.df(sql, params)
+    if df.empty:
+        return pd.DataFrame({"period": pd.Series(dtype="datetime64[ns]"), "kommune": pd.Series(dtype=object),
+                             "massnahme": pd.Series(dtype=object), "series": pd.Series(dtype=object),
+                             "is_total": pd.Series(dtype=bool), "value": pd.Series(dtype=float),
+                             "months": pd.Series(dtype=int)})
+    df["period"] = pd.to_datetime(df["period"])
+    df["is_total"] = df["is_total"].astype(bool)
+    df["months"] = df["months"].astype(int)
+    df["series"] = _series_labels(df, by)
+    return df[["period", "kommune", "massnahme", "series", "is_total", "value", "months"]]
+
+
+def _series_labels(df: pd.DataFrame, by: str) -> pd.Series:
+    """'Gesamt' for totals; Kommune; Maßnahme, with the Kommune added where names repeat."""
+    if by == "total":
+        return pd.Series("Gesamt", index=df.index)
+    if by == "kommune":
+        return df["kommune"].where(~df["is_total"], "Gesamt")
+    part = df[~df["is_total"]]
+    name = part["massnahme"].fillna("(ganze Kommune)")
+    ambiguous = part.assign(name=name).groupby("name")["kommune"].nunique()
+    repeated = name.map(ambiguous).fillna(1) > 1
+    label = name.where(~repeated, name + " (" + part["kommune"] + ")")
+    out = pd.Series("Gesamt", index=df.index, dtype=object)
+    out[part.index] = label
+    return out
+
+
+def ratio_series(db: Database, filters: Filters, numerator: str, denominator: str, by: str = "total",
+                 granularity: str | None = None) -> pd.DataFrame:
+    """Σ numerator / Σ denominator per period and series, over months where both were reported.
+
+    Same columns as `kpi_series` plus num and den; value is a fraction (0.55 = 55 %).
+    """
+    granularity = granularity or filters.granularity
+    if granularity not in _BUCKET or by not in _BY:
+        raise ValueError(f"unknown granularity {granularity!r} or split {by!r}")
+    where, params = _scope(filters).where_sql("v")
+    where = (where + " AND " if where else "WHERE ") + "v.kpi = $num"
+    params.update(num=numerator, den=denominator)
+    group_cols = {"total": [], "kommune": ["kommune"], "massnahme": ["kommune", "massnahme"]}[by]
+    keys = ", ".join(["bucket", *group_cols])
+    sets = f"GROUPING SETS (({keys}), (bucket))" if group_cols else "(bucket)"
+    sel_groups = "".join(f", {c}" for c in group_cols) + "".join(
+        f", NULL::VARCHAR AS {c}" for c in ("kommune", "massnahme") if c not in group_cols)
+    total_flag = f"grouping({group_cols[0]}) = 1" if group_cols else "true"
+    sql = f"""
+        WITH src AS (
+            SELECT {_BUCKET[granularity]} AS bucket, v.kommune, v.massnahme, v.period,
+                   v.value AS num, d.value AS den
+            FROM v_measurement v
+            JOIN measurement d ON d.kpi = $den AND d.kommune_id = v.kommune_id
+                 AND coalesce(d.massnahme_id, -1) = coalesce(v.massnahme_id, -1)
+                 AND d.period_start = v.period AND d.granularity = v.granularity
+            {where})
+        SELECT bucket AS period{sel_groups}, {total_flag} AS is_total,
+               sum(num) / nullif(sum(den), 0) AS value, sum(num) AS num, sum(den) AS den,
+               count(DISTINCT date_trunc('month', period)) AS months
+        FROM src
+        GROUP BY {sets}
+        ORDER BY is_total, kommune, massnahme, period"""
+    df = db.df(sql, params)
+    df["period"] = pd.to_datetime(df["period"])
+    df["is_total"] = df["is_total"].astype(bool)
+    df["series"] = _series_labels(df, by) if len(df) else pd.Series(dtype=object)
+    return df[["period", "kommune", "massnahme", "series", "is_total", "value", "months", "num", "den"]]
+
+
+def golive_marks(db: Database, filters: Filters) -> pd.DataFrame:
+    """Go-live dates of the selected Maßnahmen inside the period range (at most MAX_GOLIVE_MARKS, earliest first).
+
+    Columns: massnahme, kommune, golive (datetime64), label.
+    """
+    where, params = _massnahme_where(filters)
+    parts = [where[6:]] if where else []
+    parts.append("m.golive_date IS NOT NULL")
+    if filters.period_from is not None:
+        parts.append("m.golive_date >= $period_from")
+        params["period_from"] = filters.period_from
+    if filters.period_to is not None:
+        parts.append("m.golive_date <= $period_to")
+        params["period_to"] = filters.period_to
+    params["lim"] = MAX_GOLIVE_MARKS + 1
+    df = db.df(
+        "SELECT m.name AS massnahme, k.name AS kommune, m.golive_date AS golive "
+        "FROM massnahme m JOIN kommune k USING (kommune_id) WHERE " + " AND ".join(parts)
+        + " ORDER BY golive, massnahme LIMIT $lim",
+        params,
+    )
+    df["golive"] = pd.to_datetime(df["golive"])
+    if len(df) > MAX_GOLIVE_MARKS:
+        return df.iloc[0:0].assign(label=pd.Series(dtype=object))
+    repeated = df.groupby("massnahme")["kommune"].transform("nunique") > 1
+    df["label"] = df["massnahme"].where(~repeated, df["massnahme"] + " (" + df["kommune"] + ")")
+    return df
+
+
+def targets(db: Database, filters: Filters, kpi: str) -> pd.DataFrame:
+    """Targets of one KPI for the selected Maßnahmen (or Kommunen for Kommune-wide targets).
+
+    Columns: massnahme, kommune, target_value, target_date (datetime64), start_value.
+    """
+    where, params = _massnahme_where(filters)
+    params["kpi_key"] = kpi
+    cond = where[6:] if where else "true"
+    df = db.df(
+        "SELECT m.name AS massnahme, k.name AS kommune, t.target_value, t.target_date, t.start_value "
+        "FROM target t JOIN kommune k USING (kommune_id) "
+        "LEFT JOIN massnahme m ON m.massnahme_id = t.massnahme_id "
+        f"WHERE t.kpi = $kpi_key AND ({cond}) "
+        "ORDER BY k.name, m.name, t.target_date",
+        params,
+    )
+    df["target_date"] = pd.to_datetime(df["target_date"])
+    return df
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A Maßnahme's Ausgangswert of one KPI, per month (sums: the monthly mean)."""
+
+    massnahme: str
+    kommune: str
+    value: float
+    spread: float | None  # standard deviation of the months used; None for an explicit baseline
+    window_from: date | None
+    window_to: date | None
+    golive: date | None
+    source: str  # 'measured' | 'explicit'
+
+    def per_bucket(self, granularity: str, aggregation: str) -> float:
+        """The baseline at the chart's granularity: sums scale with months per period, others do not."""
+        return self.value * (MONTHS_PER_BUCKET[granularity] if aggregation == "sum" else 1)
+
+
+def baseline(db: Database, kommune: str, massnahme: str, kpi: str) -> Baseline | None:
+    """Baseline of a KPI for one Maßnahme as the metrics engine defines it, plus the spread of its months.
+
+    Value, window and source come from `metrics.engine.baselines` (the same figure the tiles use);
+    the spread is the standard deviation of the monthly values in that window. None without baseline.
+    """
+    from kpi.metrics.engine import baselines
+
+    # fallzahl must be among the KPIs: the engine weights by it only when it is in the selection
+    rows = baselines(db, kommune, massnahme, (kpi, "fallzahl"))
+    rows = rows[rows["kpi"] == kpi]
+    if rows.empty:
+        return None
+    r = rows.iloc[0]
+    golive = db.query("SELECT m.golive_date FROM massnahme m JOIN kommune k USING (kommune_id) "
+                      "WHERE k.name = $k AND m.name = $m", {"k": kommune, "m": massnahme})
+    golive_date = golive[0][0] if golive else None
+    if r["method"] != "vorher":
+        return Baseline(massnahme, kommune, float(r["value"]), None, None, None, golive_date, "explicit")
+    first, last = _as_date(r["first_month"]), _as_date(r["last_month"])
+    spread = db.query(
+        "SELECT stddev_samp(me.value) FROM measurement me JOIN massnahme m USING (massnahme_id) "
+        "JOIN kommune k ON k.kommune_id = m.kommune_id "
+        "WHERE k.name = $k AND m.name = $m AND me.kpi = $kpi AND me.granularity = 'month' "
+        "AND me.period_start BETWEEN $first AND $last",
+        {"k": kommune, "m": massnahme, "kpi": kpi, "first": first, "last": last})[0][0]
+    return Baseline(massnahme, kommune, float(r["value"]), None if spread is None else float(spread),
+                    first, last, golive_date, "measured")
+
+
+def _as_date(x) -> date | None:
+    if x is None:
+        return None
+    return x.date() if hasattr(x, "date") and callable(x.date) else x

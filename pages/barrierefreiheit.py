@@ -1,0 +1,20 @@
+"""Barrierefreiheit: wie barrierefrei sind die Online-Dienste (BITV 2.0 / WCAG 2.1 AA)?"""
+
+import streamlit as st
+
+from kpi.charts.panels import accessibility_table, kpi_panels
+from pages._chart_block import panel_block
+from pages._filters import filter_panel, kommune_or_all
+from pages._shared import cached, page_header, require_data
+
+page_header("Barrierefreiheit", "Wie barrierefrei sind unsere Online-Dienste (BITV 2.0 / WCAG 2.1 AA)?")
+require_data()
+filters = filter_panel(fields=("kommune", "massnahme", "period", "granularity"))
+
+st.subheader("Aktueller Stand je Maßnahme")
+st.dataframe(cached(accessibility_table, kommune_or_all(filters)), hide_index=True, width="stretch")
+st.caption("BITV-Test (100-Punkte-Skala des BIK): ab 90 Punkten „gut zugänglich“, ab 95 „sehr gut "
+           "zugänglich“. Automatische Tests wie Lighthouse finden nur einen Teil der Barrieren.")
+for panel in cached(kpi_panels, filters, ("bitv_score", "wcag_verstoesse", "bitv_pruefschritte_pct",
+                                         "lighthouse_a11y")):
+    panel_block(panel)
