@@ -157,12 +157,19 @@ def detect(grid: Grid, is_kpi) -> Layout:
                 roles[role] = c
         # wide: period columns (directly, or with the merged year row above)
         periods: dict[int, str] = {}
+        two_rows = False
         for variant in (row, _combined_header(grid, r)):
             found = {c: v for c, v in enumerate(variant) if _header_period(v) is not None}
             grans = {_header_period(v)[1] for v in found.values()}
             starts = {_header_period(v) for v in found.values()}
             if len(found) > len(periods) and len(grans) == 1 and len(starts) == len(found):
-                periods = found
+                periods, two_rows = found, variant is not row
+        if two_rows:
+            # labels of a two-row header may sit in the upper row (merged vertically)
+            for c, v in enumerate(grid.row_values(r - 1)):
+                role = header_role(v)
+                if role and role not in roles and c not in periods:
+                    roles[role] = c
         kpis = {c: v for c, v in enumerate(row) if v is not None and c not in roles.values() and is_kpi(v)}
         if len(periods) >= 2 and "value" not in roles:
             best = Layout("wide", r, {k: v for k, v in roles.items() if k != "period"}, period_cols=periods)

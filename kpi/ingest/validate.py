@@ -129,7 +129,10 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
     total = pa.array([False] * rec.num_rows)
     for name in ("kommune", "massnahme", "kpi", "period"):
         total = pc.or_(total, _mask(pc.match_substring_regex(fold_array(rec.column(name)), TOTAL_RE)))
-    sink.add_rows("Summenzeile", "warning", rec.filter(total),
+    # a wide totals row has one record per period: report the row once
+    totals = rec.filter(total).select(["sheet", "row"]).group_by(["sheet", "row"], use_threads=False).aggregate([])
+    totals = totals.sort_by([("sheet", "ascending"), ("row", "ascending")])
+    sink.add_rows("Summenzeile", "warning", totals,
                   lambda r: "Summenzeile übersprungen (Summen berechnet das Programm selbst).", None)
     rec = rec.filter(pc.invert(total))
     if rec.num_rows == 0:
