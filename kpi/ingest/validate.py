@@ -179,7 +179,7 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
           lambda r: f"Kennzahl „{r['kpi']}“ ist unbekannt. Schreibweise prüfen oder die Kennzahl im "
                     "Blatt „Kennzahlen“ der Vorlage anlegen (Schlüssel, Bezeichnung, Einheit, Familie, "
                     "Polarität).", "c_kpi")
-    error("Kommune fehlt", pc.or_(pc.is_null(rec.column("kommune")),
+    error("Kommune fehlt", pc.or_kleene(pc.is_null(rec.column("kommune")),
                                   pc.equal(rec.column("kommune"), "")),
           lambda r: "Kommune fehlt. Spalte „Kommune“ ergänzen oder die Kommune festlegen "
                     "(Importprofil bzw. kpi ingest --set kommune=NAME).", "c_kommune")
