@@ -551,3 +551,100 @@ def _discount_rate(db: Database) -> float:
 
     v = parameters.current_parameters(db).get("discount_rate")
     return v.value if v else float("nan")
+
+
+MONEY_COLUMNS = ("Kosten bisher", "Nutzen bisher", "Nettonutzen bisher", "Kapitalwert")
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The Maßnahmen table with money as German text ('1.234 €', '–' where not computable).
+
+    German formats must not depend on the viewer's browser locale, so the Überblick shows text;
+    the export page offers the numbers.
+    """
+    out = table.copy()
+    for col in MONEY_COLUMNS:
+        out[col] = [fmt.eur_de(v) for v in table[col]]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# drill-down helpers (Maßnahme → KPI → raw values)
+
+
+def value_de(value, unit: str = "") -> str:
+    """Format an explanation input by its unit: '1.234,56 €', '3,0 %', '12,5 Minuten', text as is."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, date):
+        return fmt.month_de(value)
+    if unit == "€":
+        return fmt.eur_de(value, 2)
+    if unit == "Anteil":
+        return fmt.pct_de(value, 2)
+    if isinstance(value, int):
+        return fmt.number_de(value) + (f" {unit}" if unit else "")
+    return fmt.number_de(value, 2) + (f" {unit}" if unit else "")
+
+
+def explanation_rows(explanation) -> pd.DataFrame:
+    """An engine Explanation's inputs as a German table (Eingangsgröße, Wert, Herkunft)."""
+    return pd.DataFrame(
+        [{"Eingangsgröße": label, "Wert": value_de(value, unit), "Herkunft": source or "–"}
+         for label, value, unit, source in explanation.inputs],
+        columns=["Eingangsgröße", "Wert", "Herkunft"],
+    )
+
+
+def success_display(success: pd.DataFrame) -> pd.DataFrame:
+    """kpi_success rows of one Maßnahme as a German table; status as symbol + words."""
+    rows = []
+    for r in success.itertuples(index=False):
+        unit = "" if r.unit in ("Anzahl",) else r.unit
+        rows.append({
+            "Kennzahl": r.kpi_label,
+            "Ausgangswert": value_de(r.baseline, unit),
+            "Aktuell": value_de(r.current, unit),
+            "Veränderung": "–" if r.change_pct is None or pd.isna(r.change_pct) else _signed_pct(r.change_pct),
+            "Ziel": "–" if r.target is None or pd.isna(r.target) else
+                    f"{value_de(r.target, unit)} bis {fmt.date_de(r.target_date)}",
+            "Fortschritt": "–" if r.progress is None or pd.isna(r.progress) else fmt.pct_de(r.progress, 0),
+            "Status": r.status_text_de,
+            "kpi": r.kpi,
+        })
+    return pd.DataFrame(rows, columns=["Kennzahl", "Ausgangswert", "Aktuell", "Veränderung", "Ziel", "Fortschritt",
+                                       "Status", "kpi"])
+
+
+def raw_measurements(db: Database, kommune: str, massnahme: str, kpi: str) -> pd.DataFrame:
+    """The stored values of one KPI of one Maßnahme with the upload each came from (newest first)."""
+    df = db.df(
+        """
+        SELECT v.period, v.granularity, v.value, v.unit, v.upload_id, u.file_name, u.uploaded_by,
+               u.uploaded_at, v.note
+        FROM v_measurement v JOIN upload u USING (upload_id)
+        WHERE v.kommune = $k AND v.massnahme = $m AND v.kpi = $kpi
+        ORDER BY v.period DESC
+        """, {"k": kommune, "m": massnahme, "kpi": kpi})
+    return pd.DataFrame({
+        "Zeitraum": [fmt.period_de(pd.Timestamp(p).date(), g) for p, g in zip(df["period"], df["granularity"],
+                                                                               strict=True)],
+        "Wert": [fmt.number_de(v, 2) + ("" if u in ("Anzahl",) else f" {u}") for v, u in zip(df["value"], df["unit"],
+                                                                                            strict=True)],
+        "Upload": [f"Nr. {int(i)}" for i in df["upload_id"]],
+        "Datei": df["file_name"],
+        "Hochgeladen von": df["uploaded_by"],
+        "Hochgeladen am": [fmt.datetime_de(pd.Timestamp(t).to_pydatetime()) for t in df["uploaded_at"]],
+        "Notiz": df["note"].fillna(""),
+    })
+
+
+def break_even_of(result) -> date | None:
+    """The month from which a Maßnahme's cumulative (undiscounted) benefits cover its costs, or None."""
+    s = result.series
+    mi = s.get("month_idx")
+    if mi is None or not len(mi) or result.benefits_eur is None:
+        return None
+    return payback_month_of(mi, s["costs"], s["benefits"], 0.0)

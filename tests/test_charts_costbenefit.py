@@ -95,8 +95,8 @@ def test_plan_vs_actual_groups_plan_and_actual_per_year():
 
 
 def test_tornado_orders_by_swing_and_bars_start_at_base_npv():
-    frame = pd.DataFrame({"input": ["Fallzahl", "Zinssatz"], "npv_low_eur": [80.0, 95.0],
-                          "npv_high_eur": [120.0, 104.0]})
+    frame = pd.DataFrame({"input_de": ["Fallzahl", "Zinssatz"], "low_npv": [80.0, 95.0],
+                          "high_npv": [120.0, 104.0]})
     spec = cb.tornado_chart(frame, base_npv=100.0).to_dict()
     bars = spec["layer"][0]
     assert bars["encoding"]["y"]["sort"] == ["Fallzahl", "Zinssatz"]

@@ -165,22 +165,22 @@ def plan_vs_actual_chart(frame: pd.DataFrame, *, font_size: int = 13) -> alt.Top
 
 def tornado_chart(frame: pd.DataFrame, base_npv: float, *, font_size: int = 13) -> alt.TopLevelMixin:
     """Tornado: per input the NPV at −20 % and +20 % as bars from the base NPV
-    (columns input, npv_low_eur, npv_high_eur); widest swing on top."""
+    (columns input_de, low_npv, high_npv as from sensitivity.tornado); widest swing on top."""
     data = frame.copy()
-    data["swing"] = (data["npv_high_eur"] - data["npv_low_eur"]).abs()
-    order = data.sort_values("swing", ascending=False)["input"].tolist()
+    data["swing"] = (data["high_npv"] - data["low_npv"]).abs()
+    order = data.sort_values("swing", ascending=False)["input_de"].tolist()
     rows = []
     for r in data.itertuples(index=False):
-        rows.append({"input": r.input, "fall": "Eingabe −20 %", "npv": r.npv_low_eur, "base": base_npv})
-        rows.append({"input": r.input, "fall": "Eingabe +20 %", "npv": r.npv_high_eur, "base": base_npv})
-    long = pd.DataFrame(rows, columns=["input", "fall", "npv", "base"])
+        rows.append({"input_de": r.input_de, "fall": "Eingabe −20 %", "npv": r.low_npv, "base": base_npv})
+        rows.append({"input_de": r.input_de, "fall": "Eingabe +20 %", "npv": r.high_npv, "base": base_npv})
+    long = pd.DataFrame(rows, columns=["input_de", "fall", "npv", "base"])
     bars = alt.Chart(long).mark_bar(height={"band": 0.7}).encode(
-        y=alt.Y("input:N", title=None, sort=order, axis=alt.Axis(labelLimit=260)),
+        y=alt.Y("input_de:N", title=None, sort=order, axis=alt.Axis(labelLimit=260)),
         x=alt.X("npv:Q", title="Kapitalwert", axis=alt.Axis(format=FMT_EUR)),
         x2="base:Q",
         color=alt.Color("fall:N", title=None,
                         scale=alt.Scale(domain=["Eingabe −20 %", "Eingabe +20 %"], range=[COST_COLOR, BENEFIT_COLOR])),
-        tooltip=[alt.Tooltip("input:N", title="Eingangsgröße"), alt.Tooltip("fall:N", title="Fall"),
+        tooltip=[alt.Tooltip("input_de:N", title="Eingangsgröße"), alt.Tooltip("fall:N", title="Fall"),
                  alt.Tooltip("npv:Q", title="Kapitalwert", format=FMT_EUR)],
     )
     base_rule = alt.Chart(pd.DataFrame({"x": [base_npv]})).mark_rule(color="#1a1a1a", strokeWidth=2).encode(
@@ -195,11 +195,11 @@ def tornado_summary_de(frame: pd.DataFrame, base_npv: float) -> str:
     """One sentence naming the input whose ±20 % moves the NPV most."""
     if frame.empty:
         return "Für diese Maßnahme ist keine Sensitivitätsanalyse möglich."
-    swing = (frame["npv_high_eur"] - frame["npv_low_eur"]).abs()
+    swing = (frame["high_npv"] - frame["low_npv"]).abs()
     top = frame.loc[swing.idxmax()]
-    return (f"Kapitalwert {fmt.eur_de(base_npv)}; am stärksten wirkt „{top['input']}“: bei ±20 % liegt der "
-            f"Kapitalwert zwischen {fmt.eur_de(min(top['npv_low_eur'], top['npv_high_eur']))} und "
-            f"{fmt.eur_de(max(top['npv_low_eur'], top['npv_high_eur']))}.")
+    return (f"Kapitalwert {fmt.eur_de(base_npv)}; am stärksten wirkt „{top['input_de']}“: bei ±20 % liegt der "
+            f"Kapitalwert zwischen {fmt.eur_de(min(top['low_npv'], top['high_npv']))} und "
+            f"{fmt.eur_de(max(top['low_npv'], top['high_npv']))}.")
 
 
 def sparkline(values: list[float], *, color: str = BENEFIT_COLOR, height: int = 60) -> alt.TopLevelMixin:
@@ -208,3 +208,19 @@ def sparkline(values: list[float], *, color: str = BENEFIT_COLOR, height: int = 
     line = alt.Chart(data).mark_line(strokeWidth=3, color=color).encode(
         x=alt.X("i:Q", axis=None), y=alt.Y("v:Q", axis=None, scale=alt.Scale(zero=False)))
     return german(line.properties(height=height, width="container"))
+
+
+def cockpit_chart(db, kommune: str | None = None, period_from: date | None = None,
+                  period_to: date | None = None) -> tuple[dict, str, pd.DataFrame]:
+    """The Überblick's main chart as a finished Vega-Lite dict, its summary sentence and data table
+    (pages cache this by data version: building and validating the Altair chart is the slow part)."""
+    from kpi import overview
+
+    c = overview.cockpit(db, kommune, period_from, period_to)
+    be = c.cost_benefit.break_even
+    if be is not None and period_from is not None and be < period_from:
+        be_marker = None  # outside the shown window; the summary still names it
+    else:
+        be_marker = be
+    spec = cumulative_chart(c.chart_months, be_marker).to_dict()
+    return spec, cumulative_summary_de(c.cost_benefit.months, be, c.scope), cumulative_table(c.chart_months)
