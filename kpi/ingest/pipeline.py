@@ -197,7 +197,9 @@ def _analyse_book(book, result: IngestResult, sink: IssueSink, kpis: KpiCatalog,
     if recognised == 0 and not reference.has_rows(result.payload):
         result.needs_profile = True
         result.fatal = True
-        if not any(i.level == "error" for i in sink.issues):
+        if result.layouts and all(t.endswith(": leer") for t in result.layouts):
+            sink.add("error", "Die Datei enthält keine Daten (alle Blätter sind leer).")
+        elif not any(i.level == "error" for i in sink.issues):
             sink.add("error", "Keine Tabelle mit Kennzahlen erkannt (Kopfzeile mit z. B. Kommune, Kennzahl, "
                      "Zeitraum, Wert). Bitte die Vorlage verwenden oder die Spalten zuordnen (Importprofil).")
         return
@@ -207,6 +209,9 @@ def _analyse_book(book, result: IngestResult, sink: IssueSink, kpis: KpiCatalog,
     frame, n_err = validate(rec, kpis, sink)
     result.payload.measurements = frame
     result.n_error_rows = n_err
+    if frame.num_rows == 0 and n_err == 0 and not reference.has_rows(result.payload):
+        sink.add("error", "Die Datei enthält keine Werte: Kopfzeile erkannt, aber keine Zeile mit einem Wert.")
+        result.fatal = True
 
 
 def preview_counts(db, result: IngestResult) -> store.LoadCounts:
