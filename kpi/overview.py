@@ -648,3 +648,82 @@ def break_even_of(result) -> date | None:
     if mi is None or not len(mi) or result.benefits_eur is None:
         return None
     return payback_month_of(mi, s["costs"], s["benefits"], 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Kosten & Nutzen (WiBe view)
+
+
+MAX_BARS = 30
+
+
+@dataclass(frozen=True)
+class Wibe:
+    """Cost-benefit of a selection: the aggregate, one row per Maßnahme, and the NPV bars' data."""
+
+    scope: str
+    total: object  # engine.AggregateResult (None without Maßnahmen)
+    table: pd.DataFrame
+    npv: pd.DataFrame  # massnahme (a Maßnahme's or a Kommune's name), npv_eur
+    discount_rate: float
+    npv_note: str = ""  # what the bars show when there are too many Maßnahmen for one chart
+
+
+def wibe(db: Database, kommune: str | None = None) -> Wibe:
+    """The WiBe view for one Kommune (None: all): totals, per-Maßnahme figures as German text, NPV data."""
+    from kpi.metrics import engine
+
+    results = engine_results(db, kommune)
+    rate = results[0].discount_rate if results else _discount_rate(db)
+    total = engine.aggregate(results, "overall")[0] if results else None
+    rows = []
+    for r in results:
+        rows.append({
+            "Kommune": r.kommune, "Maßnahme": r.massnahme,
+            "Kosten": fmt.eur_de(r.costs_eur), "Nutzen gesamt": fmt.eur_de(r.benefits_eur),
+            "davon haushaltswirksam": fmt.eur_de(r.benefits_budget_eur),
+            "Nettonutzen": fmt.eur_de(r.net_benefit_eur),
+            "ROI": fmt.pct_de(r.roi, 0),
+            f"Kapitalwert ({fmt.pct_de(r.discount_rate, 1)})": fmt.eur_de(r.npv_eur),
+            "Kapitalwert haushaltswirksam": fmt.eur_de(r.npv_budget_eur),
+            "Nutzen-Kosten-Verhältnis": fmt.number_de(r.bcr, 2),
+            "Amortisation": r.payback_text_de,
+            "Statische Amortisation": "–" if r.static_payback_years is None
+            else f"{fmt.number_de(r.static_payback_years, 1)} Jahre",
+        })
+    multi_kommune = len({r.kommune for r in results}) > 1
+    note = ""
+    if len(results) <= MAX_BARS:
+        npv = pd.DataFrame({
+            "massnahme": [f"{r.massnahme} ({r.kommune})" if multi_kommune else r.massnahme for r in results],
+            "npv_eur": [r.npv_eur for r in results]}, columns=["massnahme", "npv_eur"])
+    else:  # too many bars to read: one per Kommune, the largest |NPV| first
+        per = engine.aggregate(results, "kommune")
+        npv = pd.DataFrame({"massnahme": [a.kommune for a in per], "npv_eur": [a.npv_eur for a in per]})
+        npv = npv.reindex(npv["npv_eur"].abs().sort_values(ascending=False).index).head(MAX_BARS)
+        note = (f"{len(results)} Maßnahmen sind zu viele für ein Diagramm: gezeigt wird der Kapitalwert je Kommune"
+                + (f" (die {MAX_BARS} mit dem größten Betrag)." if len(per) > MAX_BARS else "."))
+    return Wibe(scope_de(kommune), total, pd.DataFrame(rows), npv, rate, note)
+
+
+def plan_actual_frame(result) -> pd.DataFrame:
+    """Yearly planned vs. actual net benefit of a Maßnahme (years with a plan; actual None if no data yet)."""
+    rows = [{"year": int(r["year"]), "plan_eur": r["plan_net_eur"], "actual_eur": r["actual_net_eur"]}
+            for r in result.plan_vs_actual if r.get("year") is not None]
+    return pd.DataFrame(rows, columns=["year", "plan_eur", "actual_eur"])
+
+
+def plan_actual_table(result) -> pd.DataFrame:
+    """Plan vs. actual per year and in total, as German text with the deviation."""
+    rows = []
+    for r in result.plan_vs_actual:
+        rows.append({
+            "Jahr": str(r["year"]) if r.get("year") is not None else "gesamt",
+            "Plan Nettonutzen": fmt.eur_de(r.get("plan_net_eur")),
+            "Ist Nettonutzen": fmt.eur_de(r.get("actual_net_eur")),
+            "Abweichung": fmt.eur_de(r.get("dev_net_eur")),
+            "Abweichung %": fmt.pct_de(r.get("dev_net_pct"), 0),
+            "Hinweis": r.get("note_de") or "",
+        })
+    return pd.DataFrame(rows, columns=["Jahr", "Plan Nettonutzen", "Ist Nettonutzen", "Abweichung", "Abweichung %",
+                                       "Hinweis"])

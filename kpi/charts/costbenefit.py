@@ -224,3 +224,12 @@ def cockpit_chart(db, kommune: str | None = None, period_from: date | None = Non
         be_marker = be
     spec = cumulative_chart(c.chart_months, be_marker).to_dict()
     return spec, cumulative_summary_de(c.cost_benefit.months, be, c.scope), cumulative_table(c.chart_months)
+
+
+def tornado_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The tornado's data-table alternative in German formats."""
+    return pd.DataFrame({
+        "Eingangsgröße": frame["input_de"],
+        "Kapitalwert bei −20 %": [fmt.eur_de(v) for v in frame["low_npv"]],
+        "Kapitalwert bei +20 %": [fmt.eur_de(v) for v in frame["high_npv"]],
+    })
