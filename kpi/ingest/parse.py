@@ -167,9 +167,9 @@ MISSING_TOKENS = ("", "-", "–", "—", ".", "..", "...", "…", "x", "nan", "n
 # What is stripped before the number is read: currency, percent, apostrophes (1'234).
 _STRIP_RE = "(?i)(eur|€|%|')"
 _SPACED_RE = r"^[+-]?\d{1,3}( \d{3})+([.,]\d+)?-?$"  # 1 234,5: spaces as thousands separators
-_DE_RE = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"  # 1.234,56  1234,5  1.200  12
+_DE_RE = r"^[+-]?([1-9]\d{0,2}(\.\d{3})+|\d+)(,\d+)?$"  # 1.234,56  1234,5  1.200  12 (never 0.025)
 _EN_RE = r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][+-]?\d+)?$"  # 1,234.56  1234.5  1e20
-_AMBIGUOUS_RE = r"^[+-]?\d{1,3}(\.\d{3})+$"  # 1.234 is 1234 (German text) or 1,234 (an Excel number)
+_AMBIGUOUS_RE = r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$"  # 1.234 is 1234 (German text) or 1,234 (an Excel number)
 
 
 def _clean(arr: pa.Array) -> pa.Array:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pyarrow as pa
 
 from kpi import catalog as cat
-from kpi.ingest.parse import col_letter, fold, parse_date, parse_number
+from kpi.ingest.parse import ambiguous_mask, col_letter, fold, parse_date, parse_number
 from kpi.ingest.validate import EXAMPLE_KOMMUNE, KpiCatalog, KpiInfo
 from kpi.store import Payload
 
@@ -126,8 +127,9 @@ def read_reference_sheets(book, names: list[str], sink, kpis: KpiCatalog, layout
         if kind == "kriterien" and rows:
             total = sum(r["weight_pct"] for r in rows)
             if abs(total - 100) > 0.01:
-                sink.add("error", f"Die Gewichte der Kriterien ergeben {total:g} %, sie müssen zusammen 100 % "
-                                  "ergeben.".replace(".", ","), name)
+                total_de = f"{total:g}".replace(".", ",")
+                sink.add("error", f"Die Gewichte der Kriterien ergeben {total_de} %, sie müssen zusammen "
+                                  "100 % ergeben.", name)
                 continue
         if rows:
             cols = [k for k, _h, _t, _r in spec]
@@ -176,6 +178,11 @@ def _read_sheet(grid, spec, sink, kpis: KpiCatalog, kind: str) -> list[dict] | N
                     ok = False
                 row[key] = None
                 continue
+            if typ in ("num", "int") and ambiguous_mask(pa.array([text])).to_pylist()[0]:
+                # '1.234' was an Excel number (1,234) or German text (1234): the cell type tells
+                mask = grid.numeric_mask(c)
+                if mask is not None and mask[r].as_py():
+                    text = text.replace(".", ",")
             try:
                 row[key] = _convert(text, typ, kpis)
             except ValueError as exc:
@@ -187,21 +194,28 @@ def _read_sheet(grid, spec, sink, kpis: KpiCatalog, kind: str) -> list[dict] | N
     return out
 
 
+def _number(text: str, decimal: str = "excel"):
+    try:
+        return parse_number(text, decimal=decimal)
+    except ValueError:
+        return None
+
+
 def _convert(text: str, typ: str, kpis: KpiCatalog):
     if typ == "text":
         return text
     if typ == "num":
-        v = parse_number(text)
+        v = _number(text)
         if v is None:
             raise ValueError(f"„{text}“ ist keine Zahl")
         return v
     if typ == "int":
-        v = parse_number(text)
+        v = _number(text)
         if v is None or v <= 0 or not float(v).is_integer():
             raise ValueError(f"„{text}“ ist keine ganze Zahl größer 0")
         return int(v)
     if typ == "year":
-        v = parse_number(text, decimal="en")
+        v = _number(text, decimal="en")
         if v is None or not float(v).is_integer() or not 1990 <= v <= 2100:
             raise ValueError(f"„{text}“ ist kein Jahr (z. B. 2025)")
         return int(v)

@@ -147,9 +147,7 @@ def build_template() -> Workbook:
 
     ws = _sheet(wb, "Kommunen", ["Kommune", "AGS", "Einwohner"], [28, 14, 14])
     _example(ws, [EXAMPLE_KOMMUNE, "01234567", 12500])
-    ws.column_dimensions["B"].number_format = "@"
-    for r in range(2, ROWS):
-        ws.cell(row=r, column=2).number_format = "@"  # AGS as text: keeps the leading zero
+    ws.column_dimensions["B"].number_format = "@"  # AGS as text: keeps the leading zero
     _validate_number(ws, "C", 1, None, whole=True, prompt="Einwohnerzahl (ganze Zahl)")
 
     ws = _sheet(wb, "Maßnahmen", ["Kommune", "Maßnahme", "Handlungsfeld", "Start", "Inbetriebnahme",
@@ -158,9 +156,8 @@ def build_template() -> Workbook:
                   date(2023, 10, 1), cat.LAUFBAHNEN["gehoben"], 25000])
     _validate_list(ws, ref("A"), "C", "Handlungsfeld der digitalen Agenda")
     _validate_list(ws, ref("B"), "F", "Laufbahn der Bearbeitenden (für den Lohnkostensatz)")
-    for col in "DE":
-        for r in range(2, 200):
-            ws[f"{col}{r}"].number_format = "DD.MM.YYYY"
+    for col in "DE":  # column styles, not cells: appended rows stay right below the data
+        ws.column_dimensions[col].number_format = "DD.MM.YYYY"
 
     for fam, title in FAMILY_SHEETS.items():
         ws = _sheet(wb, title, DATA_HEADER, [22, 30, 26, 16, 14, 40])
