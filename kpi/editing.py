@@ -77,6 +77,21 @@ def editor_choices(db: Database) -> dict:
     }
 
 
+def value_counts(db: Database, kommune: str, massnahme: str | None) -> dict[str, int]:
+    """Return how many current values each KPI has for one Maßnahme (or Kommune-wide)."""
+    rows = db.query(
+        """
+        SELECT me.kpi, count(*) FROM measurement me
+        JOIN kommune k USING (kommune_id)
+        LEFT JOIN massnahme m ON m.massnahme_id = me.massnahme_id
+        WHERE k.name = $k AND m.name IS NOT DISTINCT FROM $m
+        GROUP BY me.kpi
+        """,
+        {"k": kommune, "m": massnahme},
+    )
+    return {k: int(n) for k, n in rows}
+
+
 def load_series(db: Database, series: Series) -> pd.DataFrame:
     """Return the current values of `series` as the editor table (Zeitraum, Wert, Bemerkung), oldest first."""
     rows = db.query(
@@ -94,7 +109,7 @@ def load_series(db: Database, series: Series) -> pd.DataFrame:
         {
             "Zeitraum": pd.Series([fmt.period_de(p, g) for p, g, _, _ in rows], dtype="object"),
             "Wert": pd.Series([v for _, _, v, _ in rows], dtype="float64"),
-            "Bemerkung": pd.Series([n for _, _, _, n in rows], dtype="object"),
+            "Bemerkung": pd.Series([n or "" for _, _, _, n in rows], dtype="object"),
         }
     )
 

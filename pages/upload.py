@@ -70,7 +70,9 @@ def _analyse(data: bytes, name: str, profile, key: tuple):
             st.error(_refusal_text(exc))
             st.session_state["up_result"] = (key, None)
             return None
-        label = (f"„{name}“ geprüft: {len(result.errors)} Fehler, {len(result.warnings)} Warnungen"
+        n_warn = len(result.warnings)
+        label = (f"„{name}“ geprüft: {len(result.errors)} Fehler, {n_warn} "
+                 f"{'Warnung' if n_warn == 1 else 'Warnungen'}"
                  if not result.needs_profile else f"„{name}“: Aufbau nicht erkannt")
         state = "error" if result.has_errors or result.needs_profile else "complete"
         status.update(label=label, state=state, expanded=False)
@@ -165,7 +167,7 @@ def _show_preview_and_commit(result, file_id: str) -> None:
         if not partial:
             return
     counts = pipeline.preview_counts(db, result)
-    st.subheader("Vorschau: Was sich ändert")
+    st.caption("Was sich beim Laden ändert:")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("neu", fmt.number_de(counts.inserted))
     c2.metric("geändert", fmt.number_de(counts.updated + counts.deleted))
@@ -379,10 +381,15 @@ with tab_edit:
         c1, c2, c3 = st.columns(3)
         kommune = c1.selectbox("Kommune", choices["kommunen"], key="ed_kommune")
         massnahmen = [m for k, m in choices["massnahmen"] if k == kommune]
-        massnahme = c2.selectbox("Maßnahme", [KOMMUNE_WIDE, *massnahmen], key="ed_massnahme")
-        labels = {k: f"{label} ({unit})" for k, label, unit in choices["kpis"]}
-        kpi_key = c3.selectbox("Kennzahl", list(labels), format_func=labels.get, key="ed_kpi")
-        series = editing.Series(kommune, None if massnahme == KOMMUNE_WIDE else massnahme, kpi_key)
+        massnahme = c2.selectbox("Maßnahme", [*massnahmen, KOMMUNE_WIDE], key="ed_massnahme")
+        massnahme = None if massnahme == KOMMUNE_WIDE else massnahme
+        counts = editing.value_counts(db, kommune, massnahme)
+        # KPIs with values for this Maßnahme first: those are what one usually corrects
+        kpi_keys = sorted((k for k, _, _ in choices["kpis"]), key=lambda k: counts.get(k, 0) == 0)
+        labels = {k: f"{label} ({unit})" + (f" – {counts[k]} Werte" if counts.get(k) else "")
+                  for k, label, unit in choices["kpis"]}
+        kpi_key = c3.selectbox("Kennzahl", kpi_keys, format_func=labels.get, key="ed_kpi")
+        series = editing.Series(kommune, massnahme, kpi_key)
         info = editing.kpi_info(db, kpi_key)
         original = editing.load_series(db, series)
         range_text = info.range_de()
@@ -460,7 +467,11 @@ with tab_history:
     if len(uploads) == 0:
         st.info("Noch keine Uploads.")
     else:
-        st.dataframe(editing.uploads_de(uploads), hide_index=True, width="stretch")
+        small = st.column_config.NumberColumn(width="small")
+        st.dataframe(
+            editing.uploads_de(uploads), hide_index=True, width="stretch",
+            column_config={c: small for c in ("Nr.", "Zeilen", "neu", "geändert", "unverändert", "Warnungen")},
+        )
         active = uploads[uploads["status"] == "active"]
         if len(active):
             labels = {
@@ -469,7 +480,9 @@ with tab_history:
                 for r in active.itertuples()
             }
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-            pick = c1.selectbox("Upload zurücknehmen", list(labels), format_func=labels.get, key="rb_pick")
+            # keyed by the newest upload, so a new upload is preselected rather than an old choice
+            pick = c1.selectbox("Upload zurücknehmen", list(labels), format_func=labels.get,
+                                key=f"rb_pick_{max(labels)}")
             if c2.button("Zurücknehmen …", key="rb_ask"):
                 st.session_state["rb_pending"] = pick
             pending = st.session_state.get("rb_pending")

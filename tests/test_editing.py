@@ -193,3 +193,9 @@ def test_value_history_table_marks_deletion(db):
     t = editing.value_history_de(store.value_history(db, "Musterstadt", "E-Akte", "fallzahl", date(2024, 1, 1)))
     assert t["Wert"].tolist() == ["gelöscht", "10"]
     assert t["Status"].tolist() == ["aktiv", "aktiv"]
+
+
+def test_value_counts_per_kpi_for_one_massnahme(db):
+    assert editing.value_counts(db, "Musterstadt", "E-Akte") == {"fallzahl": 3}
+    assert editing.value_counts(db, "Musterstadt", None) == {"bitv_score": 1}
+    assert editing.value_counts(db, "Nirgendwo", None) == {}

@@ -11,9 +11,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from kpi.db import open_database
-
 APP = Path(__file__).parent.parent / "app.py"
+PAGE = Path(__file__).parent.parent / "pages" / "upload.py"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER = ("Kommune", "Maßnahme", "Kennzahl", "Zeitraum", "Wert")
 GOOD_ROWS = [
@@ -44,28 +43,34 @@ def db_path(tmp_path, monkeypatch):
     st.cache_data.clear()
     st.cache_resource.clear()
     yield path
+    shared_db().close()  # release the file before the next test's database
     st.cache_data.clear()
     st.cache_resource.clear()
 
 
 @pytest.fixture
 def page(db_path):
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    """The upload page on its own (the router is covered by the first test): faster."""
+    at = AppTest.from_file(str(PAGE), default_timeout=60)
     at.run()
-    at.switch_page("pages/upload.py").run()
     assert not at.exception, at.exception
     return at
 
 
+def shared_db():
+    """The page's own cached Database (a second connection to the file would be refused)."""
+    from pages._shared import get_db
+
+    return get_db()
+
+
 def values(db_path) -> list[tuple]:
-    """Current values (kommune, massnahme, kpi, period, value), sorted; same process → same DuckDB instance."""
-    db = open_database(db_path)
-    return db.query("SELECT kommune, massnahme, kpi, period, value FROM v_measurement ORDER BY ALL")
+    """Current values (kommune, massnahme, kpi, period, value), sorted."""
+    return shared_db().query("SELECT kommune, massnahme, kpi, period, value FROM v_measurement ORDER BY ALL")
 
 
 def uploads(db_path) -> list[tuple]:
-    db = open_database(db_path)
-    return db.query("SELECT upload_id, kind, status, uploaded_by FROM upload ORDER BY upload_id")
+    return shared_db().query("SELECT upload_id, kind, status, uploaded_by FROM upload ORDER BY upload_id")
 
 
 def texts(at) -> str:
@@ -89,7 +94,11 @@ def upload(at, data: bytes, name: str = "kennzahlen.xlsx"):
     return at
 
 
-def test_page_renders_for_digitallotse_with_template_and_uploader(page):
+def test_page_renders_in_the_app_for_digitallotse_with_template_and_uploader(db_path):
+    page = AppTest.from_file(str(APP), default_timeout=60)
+    page.run()
+    page.switch_page("pages/upload.py").run()
+    assert not page.exception, page.exception
     assert page.title[0].value == "Daten hochladen"
     assert [t.label for t in page.tabs] == ["Datei hochladen", "Einzelne Werte korrigieren",
                                             "Verlauf & Rücknahme"]
@@ -101,7 +110,7 @@ def test_page_renders_for_digitallotse_with_template_and_uploader(page):
 
 def test_viewer_cannot_use_the_page(db_path, monkeypatch):
     monkeypatch.setenv("KPI_DEV_ROLE", "viewer")
-    at = AppTest.from_file(str(Path(__file__).parent.parent / "pages" / "upload.py"), default_timeout=30)
+    at = AppTest.from_file(str(PAGE), default_timeout=30)
     at.run()
     assert at.error and "Digitallotse" in at.error[0].value
     assert not at.file_uploader
@@ -193,8 +202,7 @@ def test_unrecognised_layout_offers_profile_step_and_loads_with_mapping(page, db
 def test_saved_profile_is_offered_for_next_months_file(page, db_path):
     from kpi.ingest import profiles
 
-    db = open_database(db_path)
-    profiles.save_profile(db, "Haushalt Kämmerei", profiles.ImportProfile(
+    profiles.save_profile(shared_db(), "Haushalt Kämmerei", profiles.ImportProfile(
         sheet="Export", header_row=1, map={"period": "E", "value": "C"},
         set={"kommune": "Teststadt", "kpi": "kosten_betrieb_eur"}, where={"D": "Ist"}), "lotse")
     page.run()
@@ -267,7 +275,7 @@ def test_editor_saves_an_editor_upload_that_can_be_rolled_back(page, db_path):
     hist = page.dataframe[-2].value
     assert hist["Wert"].tolist() == ["135", "130"]
 
-    page.selectbox(key="rb_pick").set_value(2).run()
+    assert [s for s in page.selectbox if s.label == "Upload zurücknehmen"][0].value == 2  # newest first
     page.button(key="rb_ask").click().run()
     page.button(key="rb_yes").click().run()
     fallzahl = [(p, v) for _, _, k, p, v in values(db_path) if k == "fallzahl"]
