@@ -40,6 +40,7 @@ class Tile:
     delta: float | None = None
     delta_text: str | None = None
     delta_good: str = "normal"  # st.metric delta_color: normal (up is good) | inverse | off
+    delta_desc: str = "ggü. Vorjahr"  # what the delta compares
     sparkline: list[float] = field(default_factory=list)
     status: str | None = None  # gruen | gelb | rot | None
     rule_de: str = ""
@@ -201,7 +202,7 @@ def paper_tile(monthly: pd.DataFrame, as_of: date, since: date | None) -> Tile:
     spark = list(saved.cumsum().tail(24).round(0).astype(float))
     return Tile(
         "papier", "Eingesparte Papierkosten", total, fmt.eur_short_de(total),
-        delta=last12, delta_text=f"{_signed_eur(last12)} in 12 Monaten", sparkline=spark,
+        delta=last12, delta_text=_signed_eur(last12), delta_desc="in den letzten 12 Monaten", sparkline=spark,
         status=status, rule_de=rule,
         note_de=f"Papier, Druck, Porto und Archiv; davor 12 Monate: {fmt.eur_short_de(prev12)}",
     )
@@ -381,7 +382,7 @@ def net_benefit_tile(cb: CostBenefit, as_of: date) -> Tile:
     spark = [round(float(v)) for v in m["cum_net_eur"].tail(24)]
     last = m.iloc[-1]
     return Tile("netto", "Nettonutzen bisher", now, fmt.eur_short_de(now), delta=delta,
-                delta_text=f"{_signed_eur(delta)} in 12 Monaten", sparkline=spark, status=status, rule_de=rule,
+                delta_text=_signed_eur(delta), delta_desc="in den letzten 12 Monaten", sparkline=spark, status=status, rule_de=rule,
                 note_de=f"Nutzen {fmt.eur_short_de(last['cum_benefits_eur'])} − Kosten "
                         f"{fmt.eur_short_de(last['cum_costs_eur'])}, nicht abgezinst")
 

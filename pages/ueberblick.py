@@ -18,7 +18,7 @@ data = cached(overview.cockpit, kommune, filters.period_from, filters.period_to)
 
 if len(filters.kommune) > 1:
     st.caption("Mehrere Kommunen gewählt: die Kacheln zeigen alle Kommunen zusammen.")
-st.markdown(f"**{data.scope}** · Werte bis {fmt.month_de(data.as_of)} · Veränderung gegenüber dem Vorjahr")
+st.markdown(f"**{data.scope}** · Werte bis {fmt.month_de(data.as_of)}")
 
 
 def tile(box, t: overview.Tile) -> None:
@@ -31,7 +31,7 @@ def tile(box, t: overview.Tile) -> None:
             good = up if t.delta_good == "normal" else not up
             arrow, color = ("up" if up else "down"), ("green" if good else "red")
         st.metric(t.label, t.value_text, delta=t.delta_text, delta_color=color, delta_arrow=arrow,
-                  delta_description="ggü. Vorjahr" if t.delta_text else None,
+                  delta_description=t.delta_desc if t.delta_text else None,
                   help=f"Ampel: {t.rule_de}", chart_data=t.sparkline or None, chart_type="line")
         st.badge(t.status_text, color=STATUS_COLOR[t.status])
         if t.note_de:

@@ -141,3 +141,31 @@ def test_switching_kommune_reuses_all_kommunen_results(demo_db):
     direct = engine.compute_all(demo_db, kommune="Musterhausen")
     assert [r.npv_eur for r in one] == pytest.approx([r.npv_eur for r in direct])
     assert np.isfinite([r.costs_eur for r in one]).all()
+
+
+def test_slides_snapshot_stays_frozen_after_a_new_upload(tiny_db):
+    import copy
+    import dataclasses
+
+    from kpi import slides
+
+    snap = slides.take_snapshot(tiny_db, "A")
+    before = copy.deepcopy(dataclasses.asdict(snap))
+    assert [s.question for s in snap.slides][:2] == ["Was hat die Digitalisierung gekostet und gebracht?",
+                                                      "Wo stehen wir bei den Zielen?"]
+    net = next(f for f in snap.slides[0].figures if f.label == "Nettonutzen bisher")
+    assert net.value == "2.630\u00a0€"
+    assert snap.stand.startswith("Stand: ")
+
+    # someone uploads during the meeting: 10.000 € more running costs in April
+    load(tiny_db, [("A", "M", "2024-03", "gehoben")], [("A", "M", "kosten_betrieb_eur", "2024-04", 10_000)],
+         file_name="nachtrag.xlsx")
+    fresh = slides.take_snapshot(tiny_db, "A")
+    fresh_net = next(f for f in fresh.slides[0].figures if f.label == "Nettonutzen bisher")
+    assert fresh_net.value == "−7.370\u00a0€"  # 2.630 − 10.000: the data did change …
+    assert dataclasses.asdict(snap) == before  # … the meeting's snapshot did not
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.slides[0].figures[0].value = "0 €"  # type: ignore[misc]
+    spec = snap.slides[0].chart_spec()
+    spec["layer"].clear()  # a caller altering its copy leaves the snapshot intact
+    assert snap.slides[0].chart_spec()["layer"]

@@ -133,3 +133,24 @@ def test_massnahme_drilldown_from_query_params(demo_env):
     assert {"Zeitraum", "Wert", "Upload", "Datei", "Hochgeladen von", "Hochgeladen am"} <= set(raw.columns)
     assert raw["Datei"].iloc[0] == "Demodaten (fiktiv)"
     assert raw["Zeitraum"].iloc[0] == "September 2026"
+
+
+def test_sitzung_start_next_previous_and_exit(demo_env):
+    at = _open("pages/sitzung.py")
+    assert not at.exception, at.exception
+    at.selectbox(key="sitzung_kommune").set_value("Musterstadt")
+    at.button(key="sitzung_start").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Was hat die Digitalisierung gekostet und gebracht?"
+    footer = next(m.value for m in at.markdown if "Folie" in m.value)
+    assert footer.startswith("**Stand: ") and "Musterstadt · Folie 1 von 5" in footer
+    assert at.button(key="sitzung_prev").disabled
+    at.button(key="sitzung_next").click().run()
+    assert at.title[0].value == "Wo stehen wir bei den Zielen?"
+    at.button(key="sitzung_next").click().run()
+    assert at.title[0].value == "Wie schnell werden Anträge bearbeitet?"
+    at.button(key="sitzung_prev").click().run()
+    assert at.title[0].value == "Wo stehen wir bei den Zielen?"
+    at.button(key="sitzung_exit").click().run()
+    assert at.title[0].value == "Sitzungsmodus"
+    assert at.button(key="sitzung_start")

@@ -14,6 +14,7 @@ from kpi.charts.base import (
     COST_COLOR,
     FMT_EUR,
     FMT_MONTH,
+    FMT_MONTH_SHORT,
     MUTED,
     NET_COLOR,
     german,
@@ -233,3 +234,21 @@ def tornado_table(frame: pd.DataFrame) -> pd.DataFrame:
         "Kapitalwert bei −20 %": [fmt.eur_de(v) for v in frame["low_npv"]],
         "Kapitalwert bei +20 %": [fmt.eur_de(v) for v in frame["high_npv"]],
     })
+
+
+def trend_line(frame: pd.DataFrame, title: str, *, font_size: int = 13, height: int = 300,
+               rule_at: float | None = None, rule_label: str | None = None) -> alt.TopLevelMixin:
+    """A monthly line (columns month, value) with points; an optional labelled reference rule."""
+    line = alt.Chart(frame).mark_line(strokeWidth=4, color=BENEFIT_COLOR, point=alt.OverlayMarkDef(size=80)).encode(
+        x=alt.X("month:T", title=None, axis=alt.Axis(format=FMT_MONTH_SHORT)),
+        y=alt.Y("value:Q", title=title, scale=alt.Scale(zero=False), axis=alt.Axis(format=",.1f")),
+        tooltip=[alt.Tooltip("month:T", title="Monat", format=FMT_MONTH),
+                 alt.Tooltip("value:Q", title=title, format=",.1f")],
+    )
+    layers = [line]
+    if rule_at is not None:
+        ref = pd.DataFrame({"y": [rule_at], "label": [rule_label or fmt.number_de(rule_at)]})
+        layers.append(alt.Chart(ref).mark_rule(color="#1a1a1a", strokeDash=[6, 4], strokeWidth=2).encode(y="y:Q"))
+        layers.append(alt.Chart(ref).mark_text(align="left", dy=-8, x=4, fontSize=font_size, color="#1a1a1a")
+                      .encode(y="y:Q", text="label:N"))
+    return german(alt.layer(*layers).properties(height=height, width="container"), font_size=font_size)
