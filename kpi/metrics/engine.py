@@ -153,7 +153,6 @@ class MassnahmeResult:
     baseline: dict[str, BaselineInfo] = field(default_factory=dict)
     parameter_versions: dict[str, list[int]] = field(default_factory=dict)  # key -> parameter_ids used
     not_computable: list[str] = field(default_factory=list)  # German reasons
-    explanations: dict[str, Explanation] = field(default_factory=dict)
     plan_vs_actual: list[dict] = field(default_factory=list)  # yearly rows + a 'gesamt' row
     # components and details
     paper_saving_eur: float | None = None
@@ -168,6 +167,16 @@ class MassnahmeResult:
     massnahme_id: int | None = None
     # monthly arrays for aggregation and sensitivity (not part of the JSON)
     series: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    # explanations are built on first access (cheap results for thousands of Maßnahmen)
+    _explanations: dict | None = field(default=None, repr=False)
+    _explain_ctx: tuple | None = field(default=None, repr=False)
+
+    @property
+    def explanations(self) -> dict[str, Explanation]:
+        """Return figure key -> Explanation ('Wie berechnet?') of every headline figure."""
+        if self._explanations is None:
+            self._explanations = _explain(self, *self._explain_ctx) if self._explain_ctx else {}
+        return self._explanations
 
     @property
     def payback_text_de(self) -> str:
@@ -348,8 +357,10 @@ def cashflow(month_idx: np.ndarray, costs: np.ndarray, benefits: np.ndarray, rat
 
     None NPV/payback when there is neither a cost nor a benefit in any month.
     """
-    costs = np.nan_to_num(np.asarray(costs, dtype=float))
-    benefits = np.nan_to_num(np.asarray(benefits, dtype=float))
+    costs = np.asarray(costs, dtype=float)
+    benefits = np.asarray(benefits, dtype=float)
+    if np.isnan(costs).any() or np.isnan(benefits).any():
+        costs, benefits = np.nan_to_num(costs), np.nan_to_num(benefits)
     net = benefits - costs
     active = (costs != 0) | (benefits != 0)
     years_m = np.asarray(month_idx) // 12
@@ -400,20 +411,30 @@ _SEL_SQL = """
       AND (CAST($massnahme AS VARCHAR) IS NULL OR m.name = $massnahme)
 """
 
-# One value per (Maßnahme, KPI, month): quarter/year values spread over their months
-# (sums split evenly, other aggregations repeated); the finest granularity wins.
+# One value per (Maßnahme, KPI, month): monthly values as they are; quarter/year values spread over
+# their months (sums split evenly, other aggregations repeated) where no finer value exists.
 _EXPANDED_SQL = """
-    SELECT me.massnahme_id, me.kpi, me.upload_id,
-           CAST(me.period_start + to_months(o.off) AS DATE) AS month,
-           CASE WHEN c.aggregation = 'sum' THEN me.value / g.n ELSE me.value END AS value
-    FROM measurement me
-    JOIN sel USING (massnahme_id)
-    JOIN kpi c ON c.key = me.kpi
-    JOIN (SELECT 'month' AS granularity, 1 AS n UNION ALL SELECT 'quarter', 3
-          UNION ALL SELECT 'year', 12) g ON g.granularity = me.granularity
-    JOIN (SELECT range AS off FROM range(12)) o ON o.off < g.n
-    WHERE list_contains($kpis, me.kpi)
-    QUALIFY row_number() OVER (PARTITION BY me.massnahme_id, me.kpi, month ORDER BY g.n) = 1
+    SELECT me.massnahme_id, me.kpi, me.upload_id, me.period_start AS month, me.value
+    FROM measurement me JOIN sel USING (massnahme_id)
+    WHERE me.granularity = 'month' AND me.kpi IN (SELECT unnest($kpis))
+    UNION ALL
+    SELECT * FROM (
+        SELECT me.massnahme_id, me.kpi, me.upload_id,
+               CAST(me.period_start + to_months(o.off) AS DATE) AS month,
+               CASE WHEN c.aggregation = 'sum' THEN me.value / g.n ELSE me.value END AS value
+        FROM measurement me
+        JOIN sel USING (massnahme_id)
+        JOIN kpi c ON c.key = me.kpi
+        JOIN (SELECT 'quarter' AS granularity, 3 AS n UNION ALL SELECT 'year', 12) g
+             ON g.granularity = me.granularity
+        JOIN (SELECT range AS off FROM range(12)) o ON o.off < g.n
+        WHERE me.kpi IN (SELECT unnest($kpis))
+        QUALIFY row_number() OVER (PARTITION BY me.massnahme_id, me.kpi, month ORDER BY g.n) = 1
+    ) coarse
+    WHERE NOT EXISTS (
+        SELECT 1 FROM measurement f
+        WHERE f.granularity = 'month' AND f.massnahme_id = coarse.massnahme_id AND f.kpi = coarse.kpi
+          AND f.period_start = coarse.month)
 """
 
 # Baselines per (Maßnahme, KPI): the up to 12 months before the go-live month (aggregation-aware),
@@ -443,7 +464,7 @@ _BASELINE_SQL = """
     explicit AS (
         SELECT b.massnahme_id, b.kpi, b.value, b.source
         FROM baseline b JOIN sel USING (massnahme_id)
-        WHERE list_contains($kpis, b.kpi)
+        WHERE b.kpi IN (SELECT unnest($kpis))
     )
     SELECT coalesce(d.massnahme_id, x.massnahme_id) AS massnahme_id, coalesce(d.kpi, x.kpi) AS kpi,
            CASE WHEN d.months > 0 THEN d.value ELSE x.value END AS value,
@@ -484,7 +505,9 @@ _MONTHLY_SQL = """
         FROM dense d JOIN sel s USING (massnahme_id)
         LEFT JOIN monthly mo USING (massnahme_id, month)
     )
-    SELECT w.*, pw.value AS wage, pw.parameter_id AS wage_pid,
+    SELECT w.*, year(w.month) * 12 + month(w.month) - 1 AS month_idx,
+           coalesce(w.month >= w.golive_m, false) AS after,
+           pw.value AS wage, pw.parameter_id AS wage_pid,
            pp.value AS cost_per_page, pp.parameter_id AS cpp_pid,
            pm.value AS material, pm.parameter_id AS material_pid,
            pb.value AS material_before, pb.parameter_id AS material_before_pid
@@ -502,7 +525,7 @@ _SOURCES_SQL = """
     WITH sel AS (""" + _SEL_SQL + """)
     SELECT me.massnahme_id, me.kpi, list(DISTINCT me.upload_id ORDER BY me.upload_id) AS uploads
     FROM measurement me JOIN sel USING (massnahme_id)
-    WHERE list_contains($kpis, me.kpi)
+    WHERE me.kpi IN (SELECT unnest($kpis))
     GROUP BY me.massnahme_id, me.kpi
 """
 
@@ -545,9 +568,7 @@ def _col(df: pd.DataFrame, name: str) -> np.ndarray:
 
 def _add_savings(mon: pd.DataFrame) -> None:
     """Add the monetised monthly benefit and cost columns (vectorised over all Maßnahmen)."""
-    month = pd.to_datetime(mon["month"])
-    golive = pd.to_datetime(mon["golive_m"])
-    after = (month >= golive).to_numpy(dtype=bool, na_value=False)
+    after = mon["after"].to_numpy(dtype=bool)
     cases, minutes = _col(mon, "cases"), _col(mon, "minutes")
     b_min, wage = _col(mon, "b_minutes"), _col(mon, "wage")
     material = np.nan_to_num(_col(mon, "material"))
@@ -562,7 +583,6 @@ def _add_savings(mon: pd.DataFrame) -> None:
     pages_saving = (b_pages - _col(mon, "pages")) * _col(mon, "cost_per_page")
     paper = np.where(after, np.where(~np.isnan(b_eur), paper_eur_saving, pages_saving), np.nan)
     other = np.nan_to_num(_col(mon, "other"))
-    mon["after"] = after
     mon["hours_saved"] = hours
     mon["time_wage_part_eur"] = wage_part
     mon["time_material_part_eur"] = material_part
@@ -572,7 +592,13 @@ def _add_savings(mon: pd.DataFrame) -> None:
     mon["invest_eur"] = np.nan_to_num(_col(mon, "invest"))
     mon["running_eur"] = np.nan_to_num(_col(mon, "running")) + np.nan_to_num(_col(mon, "personnel"))
     mon["costs_eur"] = mon["invest_eur"] + mon["running_eur"]
-    mon["month_idx"] = month.dt.year * 12 + month.dt.month - 1
+    # NaN-free copies for the cash flow (NaN = no saving that month)
+    mon["paper0"] = np.nan_to_num(paper)
+    mon["time_wage0"] = np.nan_to_num(wage_part)
+    mon["time_material0"] = np.nan_to_num(material_part)
+    mon["hours0"] = np.nan_to_num(hours)
+    mon["benefits_all"] = mon["paper0"] + np.nan_to_num(time_saving) + other
+    mon["benefits_budget"] = mon["paper0"] + other
 
 
 # ---------------------------------------------------------------------------------------------
@@ -601,7 +627,9 @@ def compute_all(db: Database, kommune: str | None = None, discount_rate: float |
         "WITH sel AS (" + _SEL_SQL + ") SELECT p.* FROM plan p JOIN sel USING (massnahme_id) ORDER BY year",
         {"kommune": kommune, "massnahme": massnahme},
     )
-    plan_by: dict[int, pd.DataFrame] = {int(k): g for k, g in plans.groupby("massnahme_id")}
+    plan_by: dict[int, list[dict]] = {}
+    for p in plans.to_dict("records"):
+        plan_by.setdefault(int(p["massnahme_id"]), []).append(p)
 
     ids = mon["massnahme_id"].to_numpy()
     bounds = np.flatnonzero(np.diff(ids)) + 1
@@ -612,7 +640,8 @@ def compute_all(db: Database, kommune: str | None = None, discount_rate: float |
         "month_idx", "cases", "minutes", "pages", "paper_eur", "hours_saved", "time_wage_part_eur",
         "time_material_part_eur", "time_saving_eur", "paper_saving_eur", "other_saving_eur",
         "invest_eur", "running_eur", "costs_eur", "wage", "wage_pid", "cpp_pid", "material_pid",
-        "material_before_pid", "cost_per_page")}
+        "material_before_pid", "cost_per_page", "paper0", "time_wage0", "time_material0", "hours0",
+        "benefits_all", "benefits_budget")}
     cols["after"] = mon["after"].to_numpy(dtype=bool)
 
     results = []
@@ -654,7 +683,7 @@ def _versions_de(versions: dict[int, params_mod.ParameterVersion], ids: list[int
 
 
 def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_version, versions,
-                base_by: dict, src: dict, plan: pd.DataFrame | None) -> MassnahmeResult:
+                base_by: dict, src: dict, plan: list[dict] | None) -> MassnahmeResult:
     mid = int(row.massnahme_id)
     golive = _date(row.golive_date)
     after = a["after"]
@@ -736,9 +765,8 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
     benefits_budget = None if (paper_saving is None and other_saving == 0.0) else \
         float(sum(p for p in budget_parts if p is not None))
 
-    m_all = (np.nan_to_num(a["paper_saving_eur"]) + np.nan_to_num(a["time_saving_eur"])
-             + a["other_saving_eur"]) if n else np.array([])
-    m_budget = (np.nan_to_num(a["paper_saving_eur"]) + a["other_saving_eur"]) if n else np.array([])
+    m_all = a["benefits_all"]
+    m_budget = a["benefits_budget"]
     if paper_saving is None:
         m_budget = a["other_saving_eur"].copy()
     months = a["month_idx"].astype(int)
@@ -773,11 +801,11 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
     # parameter versions used
     pv: dict[str, list[int]] = {}
     used_time = ~np.isnan(a["time_saving_eur"]) if n else np.array([], dtype=bool)
-    used_pages = after & np.isnan(a["paper_eur"] if binfo["papier_kosten_eur"].value is None else
-                                  np.full(n, np.nan)) & ~np.isnan(a["paper_saving_eur"]) if n else used_time
+    used_pages = ~np.isnan(a["paper_saving_eur"]) if n else used_time
 
     def record(key_prefix, pid_col, mask):
-        ids = sorted({int(x) for x in a[pid_col][mask] if not np.isnan(x)}) if n else []
+        vals = a[pid_col][mask] if n else np.array([])
+        ids = [int(x) for x in np.unique(vals[~np.isnan(vals)])]
         if ids:
             key = key_prefix if key_prefix != "wage_rate" else versions[ids[0]].key
             pv[key] = ids
@@ -785,7 +813,8 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
     if time_saving is not None:
         record("wage_rate", "wage_pid", used_time)
         record("material_cost_per_case_eur", "material_pid", used_time)
-        before_ids = sorted({int(x) for x in a["material_before_pid"][used_time] if not np.isnan(x)})
+        vals = a["material_before_pid"][used_time]
+        before_ids = [int(x) for x in np.unique(vals[~np.isnan(vals)])]
         if before_ids:
             pv["material_cost_per_case_eur"] = sorted(set(pv.get("material_cost_per_case_eur", [])) | set(before_ids))
     if paper_saving is not None and binfo["papier_kosten_eur"].value is None:
@@ -834,17 +863,16 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
         series={
             "month_idx": months, "costs": costs_m, "benefits": m_all, "benefits_budget": m_budget,
             "running": a["running_eur"], "invest": a["invest_eur"],
-            "paper": np.nan_to_num(a["paper_saving_eur"]), "other": a["other_saving_eur"],
-            "time_wage": np.nan_to_num(a["time_wage_part_eur"]),
-            "time_material": np.nan_to_num(a["time_material_part_eur"]),
-            "hours": np.nan_to_num(a["hours_saved"]), "cases": a["cases"], "minutes": a["minutes"],
+            "paper": a["paper0"], "other": a["other_saving_eur"],
+            "time_wage": a["time_wage0"], "time_material": a["time_material0"],
+            "hours": a["hours0"], "cases": a["cases"], "minutes": a["minutes"],
             "wage": a["wage"], "after": after,
             "benefits_computable": np.array([benefits is not None]),
             "budget_computable": np.array([benefits_budget is not None]),
         },
     )
     res.plan_vs_actual = _plan_vs_actual(res, plan)
-    res.explanations = _explain(res, rate_version, fte_version, versions, src)
+    res._explain_ctx = (rate_version, fte_version, versions, src)
     return res
 
 
@@ -855,25 +883,25 @@ def _dev(plan_v, actual_v):
     return d, (d / abs(plan_v) if plan_v != 0 else None)
 
 
-def _plan_vs_actual(res: MassnahmeResult, plan: pd.DataFrame | None) -> list[dict]:
+def _plan_vs_actual(res: MassnahmeResult, plan: list[dict] | None) -> list[dict]:
     """Return per plan year: plan, actual and deviation (abs, %) of costs, benefits, net; plus a 'gesamt' row.
 
     The 'gesamt' row covers the plan years that have measured values; partial years are flagged.
     """
-    if plan is None or plan.empty:
+    if not plan:
         return []
     actual = {r["year"]: r for r in res.yearly}
     rows = []
     tot = {"plan_costs_eur": 0.0, "plan_benefits_eur": 0.0, "actual_costs_eur": 0.0, "actual_benefits_eur": 0.0}
     n_compared = 0
-    for p in plan.itertuples():
-        a = actual.get(int(p.year))
+    for p in plan:
+        a = actual.get(int(p["year"]))
         ac = a["costs_eur"] if a else None
         ab = a["benefits_eur"] if a else None
-        row = {"year": int(p.year), "months_actual": a["months"] if a else 0,
-               "plan_costs_eur": float(p.costs_eur), "actual_costs_eur": ac,
-               "plan_benefits_eur": float(p.benefits_eur), "actual_benefits_eur": ab,
-               "plan_net_eur": float(p.benefits_eur - p.costs_eur),
+        row = {"year": int(p["year"]), "months_actual": a["months"] if a else 0,
+               "plan_costs_eur": float(p["costs_eur"]), "actual_costs_eur": ac,
+               "plan_benefits_eur": float(p["benefits_eur"]), "actual_benefits_eur": ab,
+               "plan_net_eur": float(p["benefits_eur"] - p["costs_eur"]),
                "actual_net_eur": (ab - ac) if (ab is not None and ac is not None) else None}
         row["dev_costs_eur"], row["dev_costs_pct"] = _dev(row["plan_costs_eur"], ac)
         row["dev_benefits_eur"], row["dev_benefits_pct"] = _dev(row["plan_benefits_eur"], ab)
