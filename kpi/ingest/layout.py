@@ -54,12 +54,15 @@ def header_role(text: str | None) -> str | None:
     f = fold(t)
     if f in _ROLE_OF:
         return _ROLE_OF[f]
-    first = t.strip().split()
-    if first:
-        f1 = fold(first[0])
-        if f1 in _ROLE_OF and len(first[0]) >= 3:
-            return _ROLE_OF[f1]
+    words = t.strip().split()
+    # 'Wert in €', 'Monat JJJJ-MM': the first word names the column, the rest is a unit or format
+    if words and fold(words[0]) in _ROLE_OF and all(fold(w) in _TAIL_WORDS for w in words[1:]):
+        return _ROLE_OF[fold(words[0])]
     return None
+
+
+_TAIL_WORDS = {"", "in", "eur", "euro", "€", "%", "tsd", "jjjjmm", "mmjjjj", "ttmmjjjj", "jjjj", "ist",
+               "je", "monat", "pro"}
 
 
 @dataclass
@@ -229,11 +232,24 @@ def resolve_column(grid: Grid, header: int | None, ref: str) -> int:
                    + ".")
 
 
+def _header_with(grid: Grid, refs: list[str]) -> int | None:
+    """The first row holding every column name among `refs` that is no Excel letter."""
+    names = {fold(r) for r in refs if not re.fullmatch(r"[A-Za-z]{1,3}", r.strip())}
+    if not names:
+        return None
+    for r in range(min(HEADER_SCAN_ROWS, grid.n_rows)):
+        if names <= {fold(v) for v in grid.row_values(r) if v is not None}:
+            return r
+    return None
+
+
 def profile_layout(grid: Grid, profile) -> Layout:
     """Layout from an import profile: header row, column map, constants and row filter."""
     if profile.header_row is None:
-        lay = detect(grid, lambda _t: False)
-        header = lay.header if lay.kind != "unknown" else None
+        header = _header_with(grid, [*profile.map.values(), *profile.where])
+        if header is None:
+            lay = detect(grid, lambda _t: False)
+            header = lay.header if lay.kind not in ("unknown", "empty") else None
     elif profile.header_row == 0:
         header = -1
     else:

@@ -352,6 +352,7 @@ def _open_csv(data: bytes, file_name: str) -> Book:
     width = max((len(r) for r in rows), default=0)
     cols = []
     column_decimal: dict[int, str] = {}
+    german_file = False
     for c in range(width):
         vals = [(r[c].strip() or None) if c < len(r) else None for r in rows]
         cols.append(pa.array(vals, pa.string()))
@@ -362,7 +363,9 @@ def _open_csv(data: bytes, file_name: str) -> Book:
             column_decimal[c] = "en"
         elif de > 0:
             column_decimal[c] = "de"
+            german_file = True
     name = Path(file_name).stem or "CSV"
-    default = "de" if delim in (";", "\t") else "en"
+    # one German decimal anywhere makes '8.000' in other columns 8000, not 8
+    default = "de" if delim in (";", "\t") or german_file else "en"
     grid = Grid(name, cols, 1, 0, decimal=default, column_decimal=column_decimal)
     return Book(file_name, "csv", [name], lambda _n: grid)
