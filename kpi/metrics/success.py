@@ -124,9 +124,9 @@ def kpi_success(db: Database, kommune: str | None = None, massnahme: str | None 
     """
     bind = {"kommune": kommune, "massnahme": massnahme}
     # costs and documented savings are judged by the cost-benefit figures, not here
-    kpis = db.df("SELECT key, label, unit, polarity FROM kpi WHERE family <> 'kosten'").set_index("key")
-    sel = db.df(_SEL_SQL, bind).set_index("massnahme_id")
-    cur = db.df(_CURRENT_SQL, {**bind, "kpis": list(kpis.index), "n": CURRENT_MONTHS})
+    kpis = {r[0]: r for r in db.query("SELECT key, label, unit, polarity FROM kpi WHERE family <> 'kosten'")}
+    sel = {int(r["massnahme_id"]): r for r in db.df(_SEL_SQL, bind).to_dict("records")}
+    cur = db.df(_CURRENT_SQL, {**bind, "kpis": list(kpis), "n": CURRENT_MONTHS})
     base = baselines(db, kommune, massnahme)
     base_by = {(int(r.massnahme_id), r.kpi): r for r in base.itertuples()}
     tgts = db.df(_TARGET_SQL, bind)
@@ -137,8 +137,8 @@ def kpi_success(db: Database, kommune: str | None = None, massnahme: str | None 
     rows = []
     for c in cur.itertuples():
         mid = int(c.massnahme_id)
-        m = sel.loc[mid]
-        k = kpis.loc[c.kpi]
+        m = sel[mid]
+        _, k_label, k_unit, k_polarity = kpis[c.kpi]
         b = base_by.get((mid, c.kpi))
         baseline = None if b is None or _nan(b.value) else float(b.value)
         if b is None or baseline is None:
@@ -169,10 +169,10 @@ def kpi_success(db: Database, kommune: str | None = None, massnahme: str | None 
             prog = progress(current, start, target)
             rule = RULE_TARGET_DE
             if prog is None:
-                reached = (current >= target) if k.polarity != "lower" else (current <= target)
+                reached = (current >= target) if k_polarity != "lower" else (current <= target)
                 status, text = ("gruen", "✓ Ziel erreicht") if reached else ("rot", "✗ Ziel nicht erreicht")
             else:
-                golive = _d(m.golive_m)
+                golive = _d(m["golive_m"])
                 start_month = golive or _d(c.first_month)
                 exp = expected_progress(start_month, tdate, cur_month)
                 status, text = status_with_target(prog, exp)
@@ -181,10 +181,10 @@ def kpi_success(db: Database, kommune: str | None = None, massnahme: str | None 
                             "rot": "✗ Zieldatum überschritten, Ziel verfehlt"}.get(status, text)
         elif change_abs is not None:
             rule = RULE_NO_TARGET_DE
-            status, text = status_without_target(change_abs, baseline, k.polarity)
+            status, text = status_without_target(change_abs, baseline, k_polarity)
         rows.append({
-            "kommune": m.kommune, "massnahme": m.massnahme, "kpi": c.kpi, "kpi_label": k.label,
-            "unit": k.unit, "polarity": k.polarity, "baseline": baseline, "baseline_source": b_src,
+            "kommune": m["kommune"], "massnahme": m["massnahme"], "kpi": c.kpi, "kpi_label": k_label,
+            "unit": k_unit, "polarity": k_polarity, "baseline": baseline, "baseline_source": b_src,
             "current": current, "current_month": cur_month, "change_abs": change_abs,
             "change_pct": change_pct, "target": target, "target_date": tdate, "start": start,
             "progress": prog, "expected_progress": exp, "status": status, "status_text_de": text,
