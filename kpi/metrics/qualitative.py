@@ -179,8 +179,9 @@ def ranking_sensitivity(db: Database, kommune: str | None = None) -> RankingSens
     heaviest, w2 = shifted_weights(w)
     before = _ranking(sc, w).set_index(["kommune", "massnahme"])
     after = _ranking(sc, w2).set_index(["kommune", "massnahme"])
-    both = before[["rank", "score"]].join(after[["rank", "score"]], lsuffix="_before", rsuffix="_after")
-    both = both.rename(columns={"rank_before": "rank_before", "rank_after": "rank_after"})
+    both = before[["rank", "score"]].join(
+        after[["rank", "score"]].rename(columns={"rank": "rank_after", "score": "score_after"}))
+    both = both.rename(columns={"rank": "rank_before", "score": "score_before"})
     changed = both[both["rank_before"].astype("float") != both["rank_after"].astype("float")]
     changed = changed[~(changed["rank_before"].isna() & changed["rank_after"].isna())].reset_index()
     changed = changed[["kommune", "massnahme", "rank_before", "rank_after", "score_before", "score_after"]]
