@@ -54,7 +54,8 @@ def test_golive_target_and_baseline_layers_are_present_when_given():
     spec = timeseries.kpi_over_time(series_frame([95.0, 90.0, 70.0, 62.0]), label="Ø Bearbeitungszeit",
                                     unit="Minuten", granularity="month", golive=golive, target=target,
                                     baseline=95.0, baseline_spread=2.0)
-    assert layer_names(spec) == ["baseline_band", "baseline_rule", "lines", "golive_marks", "target_rule"]
+    assert layer_names(spec) == ["baseline_band", "baseline_rule", "lines", "golive_marks", "golive_names",
+                                "target_rule"]
     golive_layer = next(x for x in spec["layer"] if x.get("name") == "golive_marks")
     assert golive_layer["mark"]["type"] == "rule" and golive_layer["encoding"]["x"]["type"] == "temporal"
     assert spec["datasets"]["golive"][0]["label"] == "E-Akte Bauamt"
@@ -63,7 +64,7 @@ def test_golive_target_and_baseline_layers_are_present_when_given():
                                                 "text": "Ausgangswert: 95\u00a0Minuten"}
     # labels are written on the chart (text layers), not left to colour
     texts = [x["encoding"]["text"]["field"] for x in spec["layer"] if x["mark"]["type"] == "text"]
-    assert texts.count("label") == 2 and texts.count("text") == 4  # halo + text each
+    assert texts.count("label") == 1 and texts.count("text") == 4  # names; halo + text for target, baseline
 
 
 def test_without_annotations_only_lines_are_drawn():

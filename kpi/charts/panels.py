@@ -44,14 +44,14 @@ def _note(sel: queries.Selection, baseline_possible: bool = True) -> str | None:
     return " ".join(parts) or None
 
 
-def kpi_panels(db: Database, filters: Filters, kpis: tuple[str, ...], height: int = 300) -> list[Panel]:
+def kpi_panels(db: Database, filters: Filters, kpis: tuple[str, ...], height: int = 380) -> list[Panel]:
     """One panel per KPI over time for the filter (see `kpi_panel`); the selection is decided once."""
     sel = queries.selection(db, filters)
     golive = queries.golive_marks(db, filters)
     return [kpi_panel(db, filters, kpi, height=height, sel=sel, golive=golive) for kpi in kpis]
 
 
-def kpi_panel(db: Database, filters: Filters, kpi: str, height: int = 300,
+def kpi_panel(db: Database, filters: Filters, kpi: str, height: int = 380,
               sel: queries.Selection | None = None, golive: pd.DataFrame | None = None) -> Panel:
     """One KPI over time: split by Kommune or Maßnahme, go-live marks, target and baseline.
 
@@ -79,15 +79,16 @@ def kpi_panel(db: Database, filters: Filters, kpi: str, height: int = 300,
     return Panel(title=info["label"], spec=chart, summary=summary, table=table, note=_note(sel))
 
 
-def online_share_panel(db: Database, filters: Filters, height: int = 300) -> Panel:
+def online_share_panel(db: Database, filters: Filters, height: int = 380) -> Panel:
     """Share of online cases (Σ online_faelle / Σ fallzahl per period) over time, split like kpi_panel."""
     sel = queries.selection(db, filters)
     series = queries.ratio_series(db, filters, "online_faelle", "fallzahl", by=sel.split)
     golive = queries.golive_marks(db, filters)
     label = "Online-Quote (Anteil online eingegangener Fälle)"
     g = filters.granularity
-    chart = timeseries.kpi_over_time(series, label=label, unit="Anteil", granularity=g, split=sel.split,
-                                     golive=golive, height=height)
+    # the chart shows percent points (0–100): d3's German percent format lacks the space before '%'
+    chart = timeseries.kpi_over_time(series.assign(value=series["value"] * 100), label=label, unit="%",
+                                     granularity=g, split=sel.split, golive=golive, height=height)
     summary = timeseries.summary_sentence(series, label=label, unit="Anteil", polarity="higher",
                                           aggregation="ratio", granularity=g)
     table = timeseries.series_table(series, unit="Anteil", granularity=g, split=sel.split)

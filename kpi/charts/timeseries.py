@@ -25,6 +25,8 @@ _X_AXIS = {
     "quarter": {"format": "%b %Y", "tickCount": {"interval": "month", "step": 6}},
     "year": {"format": "%Y", "tickCount": {"interval": "year", "step": 1}},
 }
+# Bounded scales show their whole range, so a move from 4,1 to 4,3 of 5 is not blown up.
+_Y_SCALE = {"1–5": {"domain": [1, 5]}, "Punkte": {"domain": [0, 100]}, "%": {"domain": [0, 100]}}
 SPLIT_TITLE = {"total": "Reihe", "kommune": "Kommune", "massnahme": "Maßnahme"}
 
 
@@ -70,7 +72,7 @@ def kpi_over_time(
     baseline: float | None = None,
     baseline_spread: float | None = None,
     references: tuple[tuple[float, str], ...] = (),
-    height: int = 300,
+    height: int = 380,
 ) -> dict:
     """Vega-Lite spec: lines of `value` per `series` over `period`; go-live rules, target rules, baseline band.
 
@@ -85,7 +87,8 @@ def kpi_over_time(
     split_title = SPLIT_TITLE.get(split, "Reihe")
     colour = (
         {"field": "series", "type": "nominal", "title": split_title, "sort": list(dict.fromkeys(data["series"])),
-         "legend": {"orient": "bottom", "columns": 2, "symbolStrokeWidth": 4, "labelFontSize": 14}}
+         "legend": {"orient": "top", "columns": min(n_series, 4), "symbolStrokeWidth": 4, "symbolSize": 200,
+                    "labelFontSize": 14, "titleFontSize": 14, "labelLimit": 360}}
         if n_series > 1 else {"value": BENEFIT_COLOR}
     )
     show_points = len(data) / max(n_series, 1) <= 60
@@ -97,7 +100,7 @@ def kpi_over_time(
             "x": {"field": "period", "type": "temporal", "title": None,
                   "axis": {**_X_AXIS[granularity], "labelAngle": 0}},
             "y": {"field": "value", "type": "quantitative", "title": unit_title(unit),
-                  "axis": {"format": _AXIS_FORMAT.get(unit, ",.0f")}, "scale": {"zero": True}},
+                  "axis": {"format": _AXIS_FORMAT.get(unit, ",.0f")}, "scale": _Y_SCALE.get(unit, {"zero": True})},
             "color": colour,
             "tooltip": [
                 {"field": "period_label", "type": "nominal", "title": "Zeitraum"},
@@ -135,7 +138,7 @@ def kpi_over_time(
 
 def unit_title(unit: str) -> str:
     """Axis title for a unit ('Anteil' for shares, 'Punkte', '€')."""
-    return {"1–5": "Note 1–5", "Anzahl": "Anzahl"}.get(unit, unit)
+    return {"1–5": "Note 1–5", "%": "Prozent"}.get(unit, unit)
 
 
 def _plot_rows(series: pd.DataFrame) -> pd.DataFrame:
@@ -171,9 +174,10 @@ def reference_rules() -> list[dict]:
             "mark": {"type": "rule", "color": MUTED, "size": 1},
             "encoding": {"y": {"field": "value", "type": "quantitative"},
                          "tooltip": [{"field": "text", "type": "nominal", "title": "Schwelle"}]}}
-    text = spec.halo_text("references", {"y": {"field": "value", "type": "quantitative"}, "x": {"value": 0},
-                                         "text": {"field": "text"}},
-                          {"align": "left", "baseline": "top", "dx": 4, "dy": 3, "fontSize": 12, "color": MUTED})
+    # at the right end, below the rule: go-live names occupy the left, values usually sit above
+    text = spec.halo_text("references", {"y": {"field": "value", "type": "quantitative"},
+                                         "x": {"value": {"expr": "width"}}, "text": {"field": "text"}},
+                          {"align": "right", "baseline": "top", "dx": -4, "dy": 3, "fontSize": 12, "color": "#1a1a1a"})
     return [rule, *text]
 
 
@@ -184,11 +188,13 @@ def golive_marks() -> list[dict]:
              "encoding": {"x": {"field": "golive", "type": "temporal"},
                           "tooltip": [{"field": "label", "type": "nominal", "title": "Inbetriebnahme"},
                                       {"field": "when", "type": "nominal", "title": "Monat"}]}}
-    names = spec.halo_text("golive", {"x": {"field": "golive", "type": "temporal"}, "y": {"value": 0},
-                                      "text": {"field": "label"}},
-                           {"angle": 270, "align": "right", "baseline": "bottom", "dx": -4, "dy": -3,
-                            "fontSize": 12, "color": "#1a1a1a"})
-    return [rules, *names]
+    # no white halo here: it would cut gaps into the lines the names cross
+    names = {"name": "golive_names", "data": {"name": "golive"},
+             "mark": {"type": "text", "angle": 270, "align": "right", "baseline": "bottom", "dx": -4, "dy": -3,
+                      "fontSize": 12, "color": "#1a1a1a"},
+             "encoding": {"x": {"field": "golive", "type": "temporal"}, "y": {"value": 0},
+                          "text": {"field": "label"}}}
+    return [rules, names]
 
 
 def target_rule() -> list[dict]:
