@@ -10,6 +10,7 @@ import streamlit as st
 
 from kpi import catalog, editing, fmt, store
 from kpi.ingest import pipeline, profiles
+from kpi.ingest.layout import header_role
 from kpi.ingest.parse import col_letter, parse_period
 from pages._auth import require_role
 from pages._shared import cached, data_version, get_db, page_header
@@ -27,7 +28,7 @@ PROFILE_FIELDS = {  # import-profile field → German label (order as shown)
     "unit": "Einheit",
 }
 REQUIRED_FIELDS = ("kommune", "kpi", "period", "value")
-NONE, FIXED = "(nicht vorhanden)", "(fester Wert)"
+NONE, FIXED = "(keine Spalte)", "(fester Wert)"
 AUTO = "automatisch erkennen"
 KOMMUNE_WIDE = "(kommunenweit, keine Maßnahme)"
 
@@ -214,6 +215,16 @@ def _grid_frame(rows: list[list]) -> pd.DataFrame:
     return df
 
 
+def _suggest_columns(head: list, letters: list[str]) -> dict[str, str]:
+    """Field → column letter for header cells whose text names a field (first match wins)."""
+    out: dict[str, str] = {}
+    for letter, text in zip(letters, head, strict=False):
+        fld = header_role(str(text)) if text not in (None, "") else None
+        if fld in PROFILE_FIELDS and fld not in out:
+            out[fld] = letter
+    return out
+
+
 def _guess_header(rows: list[list]) -> int:
     """The first row with at least two filled cells (1-based); 1 if none."""
     for i, r in enumerate(rows, start=1):
@@ -256,14 +267,18 @@ def _profile_step(data: bytes, name: str, sha: str, needs: bool) -> None:
         text = str(head[i]).strip() if i < len(head) and head[i] not in (None, "") else ""
         return f"Spalte {letter} – {text}" if text else f"Spalte {letter}"
 
+    suggested = _suggest_columns(head, letters)
+    suffix = f"{sheets.index(sheet)}_{header_row}"  # new defaults when sheet or header row change
     mapping: dict[str, str] = {}
     fixed: dict[str, str] = {}
-    st.markdown("**Welche Spalte enthält was?**")
+    st.markdown("**Welche Spalte enthält was?** Vorbelegt ist, was an den Überschriften erkannt wurde.")
     cols = st.columns(3)
     for n, (fld, label) in enumerate(PROFILE_FIELDS.items()):
         with cols[n % 3]:
-            choice = st.selectbox(label, [NONE, FIXED, *letters], format_func=column_label,
-                                  key=f"pf_map_{fld}")
+            options = [NONE, FIXED, *letters]
+            choice = st.selectbox(label, options, format_func=column_label,
+                                  index=options.index(suggested[fld]) if fld in suggested else 0,
+                                  key=f"pf_map_{fld}_{suffix}")
             if choice == FIXED:
                 if fld == "kpi":
                     kpis = cached(editing.editor_choices)["kpis"]
@@ -276,10 +291,16 @@ def _profile_step(data: bytes, name: str, sha: str, needs: bool) -> None:
                     fixed[fld] = str(value).strip()
             elif choice != NONE:
                 mapping[fld] = choice
-    with st.expander("Nur bestimmte Zeilen übernehmen (optional)"):
-        where_col = st.selectbox("Spalte", [NONE, *letters], format_func=column_label, key="pf_where_col")
-        where_val = st.text_input("muss diesen Wert haben (z. B. „Ist“)", key="pf_where_val")
-    where = {where_col: where_val.strip()} if where_col != NONE and where_val.strip() else {}
+    where: dict[str, str] = {}
+    filtering = st.session_state.get("pf_where_col_0", NONE) != NONE
+    with st.expander("Nur bestimmte Zeilen übernehmen (optional)", expanded=filtering):
+        for i in range(3):
+            c1, c2 = st.columns(2)
+            where_col = c1.selectbox("Spalte", [NONE, *letters], format_func=column_label,
+                                     key=f"pf_where_col_{i}")
+            where_val = c2.text_input("muss diesen Wert haben (z. B. „Ist“)", key=f"pf_where_val_{i}")
+            if where_col != NONE and where_val.strip():
+                where[where_col] = where_val.strip()
     missing = [PROFILE_FIELDS[f] for f in REQUIRED_FIELDS if f not in mapping and f not in fixed]
     profile = profiles.ImportProfile(sheet=sheet, header_row=int(header_row), map=mapping, set=fixed,
                                      where=where)

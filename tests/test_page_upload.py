@@ -176,14 +176,14 @@ def test_unrecognised_layout_offers_profile_step_and_loads_with_mapping(page, db
     grid = page.dataframe[0].value
     assert list(grid.columns) == ["A", "B", "C", "D", "E"] and grid.loc[1, "C"] == "Rechnungsergebnis"
 
-    page.selectbox(key="pf_map_kommune").set_value("(fester Wert)").run()
+    page.selectbox(key="pf_map_kommune_0_1").set_value("(fester Wert)").run()
     page.text_input(key="pf_set_kommune").input("Teststadt").run()
-    page.selectbox(key="pf_map_kpi").set_value("(fester Wert)").run()
+    page.selectbox(key="pf_map_kpi_0_1").set_value("(fester Wert)").run()
     page.selectbox(key="pf_set_kpi").set_value("kosten_betrieb_eur").run()
-    page.selectbox(key="pf_map_period").set_value("E").run()
-    page.selectbox(key="pf_map_value").set_value("C").run()
-    page.selectbox(key="pf_where_col").set_value("D").run()
-    page.text_input(key="pf_where_val").input("Ist").run()
+    page.selectbox(key="pf_map_period_0_1").set_value("E").run()
+    page.selectbox(key="pf_map_value_0_1").set_value("C").run()
+    page.selectbox(key="pf_where_col_0").set_value("D").run()
+    page.text_input(key="pf_where_val_0").input("Ist").run()
     page.button(key="pf_apply").click().run()
     assert not page.exception, page.exception
     assert metric(page, "Fehler") == "0" and metric(page, "neu") == "2"
@@ -292,3 +292,32 @@ def test_editor_refuses_value_outside_range(page, db_path):
     page.run()
     assert any("außerhalb des zulässigen Bereichs (0 bis 100 Punkte)" in e.value for e in page.error)
     assert page.button(key="ed_save").disabled
+
+
+HAMBURG_CSV = (
+    '"ID";"EPL";"AB";"PG";"Betrag";"Berichtsjahr";"Werttyp";"Erlöse_Kosten"\n'
+    '20401;"Senat";"Senatskanzlei";"IT und Digitalisierung";185000,00;"2019";"Plan";"Erlöse"\n'
+    '20402;"Senat";"Senatskanzlei";"IT und Digitalisierung";12325874,00;"2019";"Plan";"Kosten"\n'
+    '20410;"Senat";"Senatskanzlei";"IT und Digitalisierung";11800000,50;"2017";"Ist";"Kosten"\n'
+    '20411;"Senat";"Senatskanzlei";"Bürgerschaftskanzlei";999,00;"2017";"Ist";"Kosten"\n'
+).encode()
+
+
+def test_budget_csv_profile_prefills_recognised_columns_and_filters_rows(page, db_path):
+    """Hamburg-style budget export: Betrag/Berichtsjahr are recognised, Kommune and KPI are set,
+    and only Ist costs of one Produktgruppe are kept (three filters)."""
+    page.file_uploader(key="up_file").set_value(("hamburg.csv", HAMBURG_CSV, "text/csv")).run()
+    assert "nicht erkannt" in texts(page)
+    assert page.selectbox(key="pf_map_value_0_1").value == "E"  # Betrag
+    assert page.selectbox(key="pf_map_period_0_1").value == "F"  # Berichtsjahr
+    page.selectbox(key="pf_map_kommune_0_1").set_value("(fester Wert)").run()
+    page.text_input(key="pf_set_kommune").input("Hamburg").run()
+    page.selectbox(key="pf_map_kpi_0_1").set_value("(fester Wert)").run()
+    page.selectbox(key="pf_set_kpi").set_value("kosten_betrieb_eur").run()
+    for i, (col, val) in enumerate([("G", "Ist"), ("H", "Kosten"), ("D", "IT und Digitalisierung")]):
+        page.selectbox(key=f"pf_where_col_{i}").set_value(col).run()
+        page.text_input(key=f"pf_where_val_{i}").input(val).run()
+    page.button(key="pf_apply").click().run()
+    assert metric(page, "Fehler") == "0" and metric(page, "neu") == "1"
+    page.button(key="up_commit").click().run()
+    assert values(db_path) == [("Hamburg", None, "kosten_betrieb_eur", date(2017, 1, 1), 11800000.5)]
