@@ -13,6 +13,7 @@ with an apostrophe (OWASP CSV injection) in CSV and XLSX; numbers stay numbers.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import re
 import shutil
@@ -710,3 +711,68 @@ def _neutralise_table(table: pa.Table) -> pa.Table:
             col = pa.array([neutralise(v) for v in col.to_pylist()], pa.string())
         cols.append(col)
     return pa.table(cols, names=table.column_names)
+
+
+# ---------------------------------------------------------------- German display tables (pages)
+
+_GRAN_DE = {"month": "Monat", "quarter": "Quartal", "year": "Jahr"}
+
+
+def display_frame_de(df):
+    """Return the long table with German headers and German-formatted text cells (for on-screen tables)."""
+    import pandas as pd
+
+    from kpi.fmt import period_de
+
+    def value_de(v, unit):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "–"
+        decimals = 0 if float(v).is_integer() else 2
+        text = number_de(v, decimals)
+        return f"{text}\u00a0€" if unit == "€" else text
+
+    return pd.DataFrame({
+        "Kommune": df["kommune"],
+        "Maßnahme": df["massnahme"].fillna("– (Kommune gesamt)"),
+        "Kennzahl": df["kpi_label"],
+        "Zeitraum": [period_de(pd.Timestamp(p).date(), g) for p, g in zip(df["period"], df["granularity"],
+                                                                         strict=True)],
+        "Wert": [value_de(v, u) for v, u in zip(df["value"], df["unit"], strict=True)],
+        "Einheit": df["unit"],
+        "Werte": df["n_values"],
+        "Upload": df["upload_id"],
+        "Notiz": df["note"].fillna(""),
+    })
+
+
+METRICS_COLUMNS_DE = (
+    ("kommune", "Kommune", "text"),
+    ("massnahme", "Maßnahme", "text"),
+    ("costs_eur", "Kosten", "eur"),
+    ("benefits_eur", "Nutzen", "eur"),
+    ("net_benefit_eur", "Nettonutzen", "eur"),
+    ("npv_eur", "Kapitalwert", "eur"),
+    ("roi", "Rendite (ROI)", "pct"),
+    ("payback_text_de", "Amortisation", "text"),
+    ("hours_saved", "Eingesparte Stunden", "num"),
+)
+
+
+def metrics_display_de(rows: list[dict]):
+    """Return the main metrics per Maßnahme with German headers and formatted cells."""
+    import pandas as pd
+
+    from kpi.fmt import eur_de, pct_de
+
+    def cell(v, kind):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "–" if kind != "text" else ""
+        if kind == "eur":
+            return eur_de(v)
+        if kind == "pct":
+            return pct_de(v, 1)
+        if kind == "num":
+            return number_de(v)
+        return str(v)
+
+    return pd.DataFrame({label: [cell(r.get(key), kind) for r in rows] for key, label, kind in METRICS_COLUMNS_DE})

@@ -239,16 +239,22 @@ def test_file_names_say_what_they_hold():
         export.export_file_name(f, "docx")
 
 
-def test_export_works_on_a_connection_without_file_access(small_db):
-    """A hardened connection refuses COPY; the rows then stream through a side connection."""
-    small_db._con.execute("SET enable_external_access = false")
+def test_export_works_on_a_connection_without_file_access():
+    """A connection that may not write files refuses COPY; the rows then stream through a side connection."""
+    from kpi.db import Database, ensure_schema
+
+    db = Database(duckdb.connect(":memory:"), ":memory:")
+    ensure_schema(db)
+    store.apply(db, frame(_rows()), file_name="t.xlsx", user="test")
+    db._con.execute("SET enable_external_access = false")  # no allowed_directories at all
     with pytest.raises(duckdb.PermissionException):
-        small_db._con.execute(f"COPY (SELECT 1) TO '{export.export_tmp_root()}/x.csv'")
+        db._con.execute(f"COPY (SELECT 1) TO '{export.export_tmp_root()}/x.csv'")
     for fmt in export.FORMATS:
-        data, _, _ = export.export_bytes(small_db, fmt, Filters())
+        data, _, _ = export.export_bytes(db, fmt, Filters())
         assert len(data) > 100
-    df = pd.read_csv(io.BytesIO(export.export_bytes(small_db, "csv", Filters())[0]))
+    df = pd.read_csv(io.BytesIO(export.export_bytes(db, "csv", Filters())[0]))
     assert len(df) == 13
+    db.close()
 
 
 def test_temp_files_are_removed_after_export(small_db):
