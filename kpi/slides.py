@@ -66,7 +66,8 @@ def _figure(t: overview.Tile) -> Figure:
 
 
 def _spec_json(chart) -> str:
-    return json.dumps(chart.to_dict(), sort_keys=True, default=str)
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    return json.dumps(spec, sort_keys=True, default=str)
 
 
 def _trend_frame(monthly: pd.DataFrame, num: str, den: str | None, as_of: date, months: int,

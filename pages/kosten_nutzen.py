@@ -4,7 +4,6 @@ import streamlit as st
 
 from kpi import fmt, overview
 from kpi.charts import costbenefit
-from kpi.metrics import engine, sensitivity
 from pages._chart_block import chart_block
 from pages._filters import filter_panel, kommune_or_all
 from pages._shared import cached, page_header, require_data
@@ -57,38 +56,25 @@ if t.incomplete:
         st.markdown("\n".join(f"- {line}" for line in t.incomplete[:50]))
 
 st.subheader("Kapitalwert je Maßnahme")
-if view.npv["npv_eur"].notna().any():
-    npv = view.npv.dropna()
-    best = npv.loc[npv["npv_eur"].idxmax()]
-    chart_block(costbenefit.npv_bars(npv, discount_rate=view.discount_rate),
-                f"Den höchsten Kapitalwert hat {best['massnahme']} mit {fmt.eur_de(best['npv_eur'])} "
-                f"(Zinssatz {rate_text}); {int((npv['npv_eur'] < 0).sum())} von {len(npv)} sind negativ.",
-                npv.rename(columns={"massnahme": "Maßnahme", "npv_eur": "Kapitalwert (€)"}), "kn_npv",
-                note=view.npv_note or None)
+spec, summary, table, note = cached(costbenefit.wibe_npv_block, kommune)
+if spec is not None:
+    chart_block(spec, summary, table, "kn_npv", note=note or None)
 st.dataframe(view.table, hide_index=True, width="stretch", key="kn_table")
 
 st.subheader("Eine Maßnahme genauer: Plan und Ist, Sensitivität")
 options = list(zip(view.table["Kommune"], view.table["Maßnahme"], strict=True))
 k, m = st.selectbox("Maßnahme", options, format_func=lambda km: f"{km[1]} ({km[0]})", key="kn_massnahme")
-result = cached(engine.compute_massnahme, k, m)
-plan = overview.plan_actual_frame(result)
-if plan.empty:
+spec, summary, table = cached(costbenefit.plan_block, k, m)
+if spec is None:
     st.info("Für diese Maßnahme ist kein Plan (ex ante) erfasst – Plan/Ist-Vergleich nicht möglich.")
 else:
-    table = overview.plan_actual_table(result)
-    total = table.iloc[-1]
-    chart_block(costbenefit.plan_vs_actual_chart(plan),
-                f"Plan/Ist {m}: geplant {total['Plan Nettonutzen']}, erreicht {total['Ist Nettonutzen']} "
-                f"Nettonutzen in den Planjahren mit Ist-Werten (Abweichung {total['Abweichung']}).",
-                table, "kn_plan_ist", title="Plan und Ist je Jahr (WiBe-Erfolgskontrolle)")
+    chart_block(spec, summary, table, "kn_plan_ist", title="Plan und Ist je Jahr (WiBe-Erfolgskontrolle)")
 
-if result.npv_eur is None:
-    st.info("Der Kapitalwert ist nicht berechenbar: " + "; ".join(result.not_computable))
+spec, summary, table, sentences = cached(costbenefit.sensitivity_block, k, m)
+st.subheader(f"Was wäre, wenn? Sensitivität ({rate_text})")
+if spec is None:
+    st.info(summary)
 else:
-    for b in cached(sensitivity.break_even, k, m):
-        st.markdown(f"- {b.sentence_de}")
-    tornado = cached(sensitivity.tornado, k, m)
-    chart_block(costbenefit.tornado_chart(tornado, result.npv_eur),
-                costbenefit.tornado_summary_de(tornado, result.npv_eur),
-                costbenefit.tornado_table(tornado),
-                "kn_tornado", title=f"Was wäre, wenn? Kapitalwert bei ±20 % ({rate_text})")
+    st.markdown("\n".join(f"- {line}" for line in sentences))
+    chart_block(spec, summary, table, "kn_tornado", note="Kapitalwert, wenn eine Eingangsgröße um 20 % niedriger "
+                "oder höher ausfällt; die schwarze Linie ist der Kapitalwert mit den erfassten Werten.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import altair as alt
 import pandas as pd
 
 from kpi.charts import costbenefit as cb
@@ -23,7 +24,8 @@ def _layer_marks(spec: dict) -> list[str]:
 
 
 def test_cumulative_chart_has_german_locale_and_two_coloured_lines():
-    spec = cb.cumulative_chart(_series()).to_dict()
+    spec = cb.cumulative_chart(_series())
+    alt.LayerChart.from_dict(spec)  # a valid Vega-Lite spec (raises otherwise)
     assert spec["config"]["locale"]["number"]["decimal"] == ","
     assert spec["config"]["locale"]["number"]["thousands"] == "."
     assert spec["config"]["locale"]["time"]["months"][2] == "März"
@@ -39,8 +41,10 @@ def test_cumulative_chart_has_german_locale_and_two_coloured_lines():
 
 
 def test_cumulative_chart_marks_break_even_with_rule_and_german_label():
-    spec = cb.cumulative_chart(_series(), break_even=date(2024, 6, 1)).to_dict()
+    spec = cb.cumulative_chart(_series(), break_even=date(2024, 6, 1))
+    alt.LayerChart.from_dict(spec)
     assert _layer_marks(spec) == ["line", "rule", "text"]
+    assert spec["layer"][1]["encoding"]["x"] == {"field": "month", "type": "temporal"}
     datasets = spec["datasets"]
     marker = [rows for rows in datasets.values() if rows and "label" in rows[0]]
     assert marker == [[{"month": "2024-06-01T00:00:00", "label": "Gewinnschwelle: Juni 2024"}]]
@@ -109,3 +113,10 @@ def test_tornado_orders_by_swing_and_bars_start_at_base_npv():
 def test_sparkline_has_no_axes():
     spec = cb.sparkline([1.0, 2.0, 3.0]).to_dict()
     assert spec["encoding"]["x"]["axis"] is None and spec["encoding"]["y"]["axis"] is None
+
+
+def test_cumulative_chart_for_slides_has_large_type():
+    spec = cb.cumulative_chart(_series(), font_size=18, height=380)
+    assert spec["config"]["axis"]["labelFontSize"] == 18
+    assert spec["config"]["legend"]["labelFontSize"] == 18
+    assert spec["height"] == 380

@@ -19,6 +19,7 @@ from kpi.charts.base import (
     NET_COLOR,
     german,
 )
+from kpi.charts.spec import records, top_level
 
 COSTS_LABEL = "Kosten (kumuliert)"
 BENEFITS_LABEL = "Nutzen (kumuliert)"
@@ -52,36 +53,51 @@ def cumulative_frame(series: pd.DataFrame) -> pd.DataFrame:
 
 
 def cumulative_chart(series: pd.DataFrame, break_even: date | None = None, *,
-                     height: int = 340, font_size: int = 13) -> alt.TopLevelMixin:
-    """Lines of cumulative costs and benefits per month; a rule and label at the break-even month (if any)."""
-    data = cumulative_frame(series)
-    color = alt.Color("kind:N", title=None,
-                      scale=alt.Scale(domain=[COSTS_LABEL, BENEFITS_LABEL], range=[COST_COLOR, BENEFIT_COLOR]))
-    base = alt.Chart(data)
-    lines = base.mark_line(strokeWidth=3).encode(
-        x=alt.X("month:T", title=None, axis=alt.Axis(format="%Y", tickCount="year")),
-        y=alt.Y("eur:Q", title="Euro (kumuliert)", axis=alt.Axis(format=FMT_EUR)),
-        color=color,
-        strokeDash=alt.StrokeDash("kind:N", legend=None,
-                                  scale=alt.Scale(domain=[COSTS_LABEL, BENEFITS_LABEL],
-                                                  range=[[6, 3], [1, 0]])),
-        tooltip=[alt.Tooltip("month:T", title="Monat", format=FMT_MONTH),
-                 alt.Tooltip("kind:N", title="Reihe"),
-                 alt.Tooltip("eur:Q", title="Betrag", format=FMT_EUR)],
-    )
+                     height: int = 340, font_size: int = 13) -> dict:
+    """Vega-Lite dict: lines of cumulative costs and benefits per month (told apart by colour AND dash);
+    a rule and label at the break-even month (if any). A plain dict, not Altair: this chart is on the
+    Überblick, the drill-down and every meeting, and Altair's build and validation cost ~100× more."""
+    data = records(cumulative_frame(series))
+    kinds = [COSTS_LABEL, BENEFITS_LABEL]
+    lines = {
+        "data": {"name": "kumuliert"},
+        "mark": {"type": "line", "strokeWidth": 3},
+        "encoding": {
+            "x": {"field": "month", "type": "temporal", "title": None,
+                  "axis": {"format": "%Y", "tickCount": "year"}},
+            "y": {"field": "eur", "type": "quantitative", "title": "Euro (kumuliert)",
+                  "axis": {"format": FMT_EUR}},
+            "color": {"field": "kind", "type": "nominal", "title": None,
+                      "scale": {"domain": kinds, "range": [COST_COLOR, BENEFIT_COLOR]}},
+            "strokeDash": {"field": "kind", "type": "nominal", "legend": None,
+                           "scale": {"domain": kinds, "range": [[6, 3], [1, 0]]}},
+            "tooltip": [{"field": "month", "type": "temporal", "title": "Monat", "format": FMT_MONTH},
+                        {"field": "kind", "type": "nominal", "title": "Reihe"},
+                        {"field": "eur", "type": "quantitative", "title": "Betrag", "format": FMT_EUR}],
+        },
+    }
     layers = [lines]
+    datasets = {"kumuliert": data}
     if break_even is not None:
-        marker = pd.DataFrame({"month": [_month_ts(break_even)],
-                               "label": [f"Gewinnschwelle: {fmt.month_de(break_even)}"]})
-        break_even_rule = alt.Chart(marker).mark_rule(color=NET_COLOR, strokeWidth=2).encode(
-            x="month:T",
-            tooltip=[alt.Tooltip("label:N", title="Amortisation")],
-        )
-        break_even_label = alt.Chart(marker).mark_text(
-            align="left", baseline="top", dx=6, dy=4, fontSize=font_size, fontWeight="bold", color="#00704f",
-        ).encode(x="month:T", y=alt.value(0), text="label:N")
-        layers += [break_even_rule, break_even_label]
-    return german(alt.layer(*layers).properties(height=height, width="container"), font_size=font_size)
+        datasets["gewinnschwelle"] = [{"month": _month_ts(break_even).strftime("%Y-%m-%dT00:00:00"),
+                                       "label": f"Gewinnschwelle: {fmt.month_de(break_even)}"}]
+        x = {"field": "month", "type": "temporal"}
+        layers.append({"data": {"name": "gewinnschwelle"},
+                       "mark": {"type": "rule", "color": NET_COLOR, "strokeWidth": 2},
+                       "encoding": {"x": x, "tooltip": [{"field": "label", "type": "nominal",
+                                                          "title": "Amortisation"}]}})
+        layers.append({"data": {"name": "gewinnschwelle"},
+                       "mark": {"type": "text", "align": "left", "baseline": "top", "dx": 6, "dy": 4,
+                                "fontSize": font_size, "fontWeight": "bold", "color": "#00704f"},
+                       "encoding": {"x": x, "y": {"value": 0},
+                                    "text": {"field": "label", "type": "nominal"}}})
+    spec = top_level(layers, datasets, height=height)
+    if font_size != 13:
+        spec["config"] = {**spec["config"], "axis": {**spec["config"].get("axis", {}), "labelFontSize": font_size,
+                                                      "titleFontSize": font_size},
+                          "legend": {**spec["config"].get("legend", {}), "labelFontSize": font_size,
+                                     "titleFontSize": font_size}}
+    return spec
 
 
 def cumulative_summary_de(series: pd.DataFrame, break_even: date | None, scope: str) -> str:
@@ -223,7 +239,7 @@ def cockpit_chart(db, kommune: str | None = None, period_from: date | None = Non
         be_marker = None  # outside the shown window; the summary still names it
     else:
         be_marker = be
-    spec = cumulative_chart(c.chart_months, be_marker).to_dict()
+    spec = cumulative_chart(c.chart_months, be_marker)
     return spec, cumulative_summary_de(c.cost_benefit.months, be, c.scope), cumulative_table(c.chart_months)
 
 
@@ -252,3 +268,53 @@ def trend_line(frame: pd.DataFrame, title: str, *, font_size: int = 13, height: 
         layers.append(alt.Chart(ref).mark_text(align="left", dy=-8, x=4, fontSize=font_size, color="#1a1a1a")
                       .encode(y="y:Q", text="label:N"))
     return german(alt.layer(*layers).properties(height=height, width="container"), font_size=font_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# finished chart blocks for the pages (data → spec dict, summary, table), cached there by data version
+
+
+def wibe_npv_block(db, kommune: str | None = None) -> tuple[dict | None, str, pd.DataFrame, str]:
+    """NPV bars of a selection as a spec dict with summary, table and a note (spec None without NPVs)."""
+    from kpi import overview
+
+    view = overview.wibe(db, kommune)
+    npv = view.npv.dropna()
+    if npv.empty:
+        return None, "", npv, view.npv_note
+    rate = fmt.pct_de(view.discount_rate, 1)
+    best = npv.loc[npv["npv_eur"].idxmax()]
+    summary = (f"Den höchsten Kapitalwert hat {best['massnahme']} mit {fmt.eur_de(best['npv_eur'])} "
+               f"(Zinssatz {rate}); {int((npv['npv_eur'] < 0).sum())} von {len(npv)} sind negativ.")
+    table = pd.DataFrame({"Maßnahme": npv["massnahme"], f"Kapitalwert ({rate})": [fmt.eur_de(v) for v in npv["npv_eur"]]})
+    return npv_bars(npv, discount_rate=view.discount_rate).to_dict(), summary, table, view.npv_note
+
+
+def plan_block(db, kommune: str, massnahme: str) -> tuple[dict | None, str, pd.DataFrame]:
+    """Plan vs. actual of one Maßnahme as a spec dict, summary and table (spec None without a plan)."""
+    from kpi import overview
+    from kpi.metrics import engine
+
+    result = engine.compute_massnahme(db, kommune, massnahme)
+    plan = overview.plan_actual_frame(result)
+    table = overview.plan_actual_table(result)
+    if plan.empty:
+        return None, "", table
+    total = table.iloc[-1]
+    summary = (f"Plan/Ist {massnahme}: geplant {total['Plan Nettonutzen']}, erreicht {total['Ist Nettonutzen']} "
+               f"Nettonutzen in den Planjahren mit Ist-Werten (Abweichung {total['Abweichung']}).")
+    return plan_vs_actual_chart(plan).to_dict(), summary, table
+
+
+def sensitivity_block(db, kommune: str, massnahme: str) -> tuple[dict | None, str, pd.DataFrame, list[str]]:
+    """Tornado spec, summary, table and the break-even sentences of one Maßnahme (spec None: no NPV)."""
+    from kpi.metrics import engine, sensitivity
+
+    result = engine.compute_massnahme(db, kommune, massnahme)
+    if result.npv_eur is None:
+        return None, "Der Kapitalwert ist nicht berechenbar: " + "; ".join(result.not_computable), \
+            pd.DataFrame(), []
+    frame = sensitivity.tornado(result)
+    sentences = [b.sentence_de for b in sensitivity.break_even(result)]
+    return (tornado_chart(frame, result.npv_eur).to_dict(), tornado_summary_de(frame, result.npv_eur),
+            tornado_table(frame), sentences)

@@ -1,0 +1,201 @@
+"""Server-side run time of every page (AppTest), on the demo data and on ~1.000.000 measurements, side by side.
+
+For each page: first render with nothing computed yet (st.cache_data and the kpi memo cleared;
+the database connection stays open, as on a running server), a rerun with unchanged inputs
+(cached), and a rerun after a filter change (the Kommune filter set to one Kommune, or the
+page's first select box changed). Targets at 1M: rerun ≤ 100 ms, filter change ≤ 300 ms,
+first render ≤ 1 s.
+
+    .venv/bin/python bench/pages.py                 # both sizes, all pages
+    .venv/bin/python bench/pages.py --only demo     # one size
+    .venv/bin/python bench/pages.py --pages ueberblick,sitzung
+    .venv/bin/python bench/pages.py --profile ueberblick --only 1m   # cProfile of one first render
+
+The 1M database is generated once (kpi.demo.load_synthetic, 40 Kommunen × 25 Maßnahmen ×
+10 years) and kept in bench/out/. The machine is shared: compare columns, don't trust absolutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# this file is called pages.py: its folder must not shadow the app's `pages` package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / "out"
+APP = str(ROOT / "app.py")
+
+TARGET_RERUN = 0.100
+TARGET_FILTER = 0.300
+TARGET_FIRST = 1.0
+
+
+def build(path: Path, size: str) -> None:
+    """Create the benchmark database once (demo data or ~1M generated measurements)."""
+    from kpi import demo
+    from kpi.db import open_database
+
+    if path.exists():
+        return
+    t = time.perf_counter()
+    with open_database(path) as db:
+        if size == "demo":
+            demo.load_demo(db)
+        else:
+            demo.load_synthetic(db, n_kommunen=40, per_kommune=25, years=10)
+        n = db.query("SELECT count(*) FROM measurement")[0][0]
+        db.checkpoint()
+    print(f"  {path.name}: {n:,} Messwerte erzeugt in {time.perf_counter() - t:.0f} s".replace(",", "."))
+
+
+def registered_pages() -> list[str]:
+    """Page files app.py registers (its fixed list, where the file exists)."""
+    import ast
+
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "PAGES":
+            files = [elt.elts[0].value for elt in node.value.elts]
+            return [f for f in files if (ROOT / f).exists()]
+    raise SystemExit("PAGES not found in app.py")
+
+
+def clear_computed() -> None:
+    """Forget computed data (not the open database): what a first visit after an upload meets."""
+    import streamlit as st
+
+    from kpi import overview
+
+    st.cache_data.clear()
+    overview._MEMO.clear()
+    try:
+        from pages import _chart_block
+
+        _chart_block._render.cache_clear()
+    except Exception:
+        pass
+
+
+def change_filter(at) -> str | None:
+    """Set the page's Kommune filter to one Kommune (None when the page has no such filter)."""
+    for w in at.multiselect:
+        if w.label == "Kommune" and len(w.options) > 1:
+            w.set_value([w.options[1]])
+            return f"Kommune = {w.options[1]}"
+    for w in at.selectbox:  # the Sitzungsmodus start screen: its Kommune choice (plain strings)
+        if w.label == "Für welche Kommune?" and len(w.options) > 1:
+            w.set_value(w.options[1])
+            return f"Kommune = {w.options[1]}"
+    return None
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def measure(page: str, profile: bool = False) -> dict:
+    """Time first render, cached rerun and filter change of one page."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=600)
+    at.secrets = {"kpi": {"require_login": False}}
+    at.run()  # lands on the default page; the router and shared widgets are now set up
+    if page != "pages/ueberblick.py":
+        at.switch_page(page)
+    clear_computed()
+    prof = cProfile.Profile() if profile else None
+    if prof:
+        prof.enable()
+    first = timed(at.run)
+    if prof:
+        prof.disable()
+        s = io.StringIO()
+        pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(30)
+        print(s.getvalue())
+    err = at.exception
+    rerun = min(timed(at.run), timed(at.run))
+    what = change_filter(at)
+    flt = timed(at.run) if what else None
+    err = err or at.exception
+    return {"first": first, "rerun": rerun, "filter": flt, "what": what,
+            "error": str(err[0].message)[:60] if err else ""}
+
+
+def fmt_s(x: float | None, target: float | None = None) -> str:
+    if x is None:
+        return "–".rjust(8)
+    mark = "" if target is None else (" " if x <= target else "!")
+    return f"{x * 1000:7.0f}{mark}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=["demo", "1m"])
+    ap.add_argument("--pages", help="comma-separated page names (default: all registered)")
+    ap.add_argument("--profile", help="page name whose first render is profiled")
+    args = ap.parse_args()
+
+    os.environ["KPI_DEV_ROLE"] = "admin"  # every page visible
+    OUT.mkdir(parents=True, exist_ok=True)
+    sizes = [s for s in ("demo", "1m") if args.only in (None, s)]
+    pages = registered_pages()
+    if args.pages:
+        wanted = set(args.pages.split(","))
+        pages = [p for p in pages if Path(p).stem in wanted]
+
+    import logging
+
+    import streamlit as st
+
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    results: dict[str, dict[str, dict]] = {}
+    for size in sizes:
+        path = OUT / f"pages_{size}.duckdb"
+        build(path, size)
+        os.environ["KPI_DB"] = str(path)
+        st.cache_resource.clear()
+        for page in pages:
+            name = Path(page).stem
+            results.setdefault(name, {})[size] = measure(page, profile=(args.profile == name))
+            r = results[name][size]
+            flt = "–" if r["filter"] is None else f"{r['filter'] * 1000:.0f}"
+            print(f"  {size:>4} {name:<18} first {r['first'] * 1000:6.0f} ms  rerun {r['rerun'] * 1000:5.0f} ms  "
+                  f"filter {flt} ms ({r['what'] or 'kein Filter'})  {r['error']}", flush=True)
+
+    print()
+    print("Seite (ms, AppTest)   " + "".join(f"| {s:>5} erst  rerun filter " for s in sizes))
+    print("-" * (22 + 30 * len(sizes)))
+    for name, by in results.items():
+        line = f"{name:<22}"
+        for s in sizes:
+            r = by.get(s)
+            big = s == "1m"
+            line += ("| " + fmt_s(r["first"], TARGET_FIRST if big else None)
+                     + fmt_s(r["rerun"], TARGET_RERUN if big else None)
+                     + fmt_s(r["filter"], TARGET_FILTER if big else None) + " ")
+        print(line)
+    if "demo" in sizes and "1m" in sizes:
+        print()
+        print("Verhältnis 1M / Demo (erst, rerun):")
+        for name, by in results.items():
+            d, m = by["demo"], by["1m"]
+            print(f"  {name:<20} {m['first'] / d['first']:5.1f}×  {m['rerun'] / d['rerun']:5.1f}×")
+    print()
+    print(f"'!' = Ziel bei 1M verfehlt (erst ≤ {TARGET_FIRST * 1000:.0f} ms, rerun ≤ {TARGET_RERUN * 1000:.0f} ms, "
+          f"Filterwechsel ≤ {TARGET_FILTER * 1000:.0f} ms). Fehler: "
+          + (", ".join(f"{n}/{s}: {r['error']}" for n, by in results.items() for s, r in by.items() if r["error"])
+             or "keine"))
+
+
+if __name__ == "__main__":
+    main()
