@@ -316,3 +316,27 @@ def test_json_has_required_keys(example_1):
 def test_table_de_is_german(example_1):
     text = engine.table_de([example_1])
     assert "−2.700\u00a0€" in text and "Kapitalwert" in text and "noch nicht amortisiert" in text
+
+
+def test_material_cost_difference_per_case(fresh_db):
+    # Sachkosten je Fall 2.00 € until 2023, 0.50 € from 01.01.2024 (the go-live month): 1.50 € per case saved
+    rows = [(A, "M", "fallzahl", "2023-12", 100.0), (A, "M", "bearbeitungszeit_min", "2023-12", 30.0),
+            (A, "M", "fallzahl", "2024-01", 100.0), (A, "M", "bearbeitungszeit_min", "2024-01", 24.0)]
+    load(fresh_db, [(A, "M", "2024-01", "einfach")], rows,
+         parameters=[("wage_rate_einfach", 40.0, "2000-01-01"), ("material_cost_per_case_eur", 2.0, "2000-01-01"),
+                     ("material_cost_per_case_eur", 0.5, "2024-01-01")])
+    r = engine.compute_massnahme(fresh_db, A, "M")
+    # 100 × (30 − 24) / 60 × 40 = 400 € time + 100 × (2.00 − 0.50) = 150 € material
+    assert r.time_saving_eur == pytest.approx(400 + 150)
+    assert len(r.parameter_versions["material_cost_per_case_eur"]) == 2
+
+
+def test_massnahme_without_any_values(fresh_db):
+    load(fresh_db, [(A, "Leer", "2024-01", "mittel"), (A, "Voll", "2024-01", "mittel")],
+         [(A, "Voll", "kosten_betrieb_eur", "2024-01", 10.0)])
+    leer, voll = engine.compute_all(fresh_db)
+    assert leer.massnahme == "Leer" and leer.costs_eur == 0 and leer.benefits_eur == 0
+    assert leer.payback_month is None and leer.yearly == []
+    (agg,) = engine.aggregate([leer, voll], "overall")
+    assert agg.costs_eur == 10 and agg.npv_eur == pytest.approx(-10)
+    assert len(engine.series_frame([leer, voll])) == 1
