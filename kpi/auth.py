@@ -263,8 +263,11 @@ def authenticate(settings: AuthSettings, name: str, password: str,
             return None, (f"Zu viele Fehlversuche. Bitte in {int(wait // 60) + 1} Minuten erneut "
                           "versuchen.")
     account = settings.local_accounts.get(name)
-    ok = verify_password(password or "", account.password_hash if account else _dummy_hash())
-    ok = ok and account is not None
+    if account is None:  # same work as for a real account, so timing does not reveal names
+        rounds = max((int(a.password_hash.split("$")[1]) for a in settings.local_accounts.values()),
+                     default=DEFAULT_ITERATIONS)
+        verify_password(password or "", _dummy_hash(rounds))
+    ok = account is not None and verify_password(password or "", account.password_hash)
     if throttle is not None:
         throttle.record(name, ok)
     if not ok:
@@ -273,8 +276,8 @@ def authenticate(settings: AuthSettings, name: str, password: str,
 
 
 @functools.cache
-def _dummy_hash() -> str:
-    return hash_password(secrets.token_urlsafe(16), iterations=DEFAULT_ITERATIONS)
+def _dummy_hash(iterations: int) -> str:
+    return hash_password(secrets.token_urlsafe(16), iterations=iterations)
 
 
 def _main(argv: list[str]) -> int:

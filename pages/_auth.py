@@ -16,6 +16,18 @@ from kpi import auth
 
 _SESSION_KEY = "kpi_local_account"
 
+# Streamlit serves a folder named pages/ as "multipage v1" until some session has called
+# st.navigation: on a freshly started server the first request for /einstellungen would run
+# pages/einstellungen.py directly, past app.py's role filter (measured on 1.67). Every page
+# imports this module, so the first such run switches that fallback off for all later runs;
+# the run itself is stopped by require_role() at the top of each restricted page.
+try:
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+except ImportError:  # internal API moved: the require_role() guards still hold
+    pass
+
 
 @dataclass(frozen=True)
 class User:
@@ -133,9 +145,10 @@ def render_account_box(user: User) -> None:
 
 def _local_login_form(cfg: auth.AuthSettings) -> None:
     with st.form("kpi_login_form", clear_on_submit=True, border=False):
-        name = st.text_input("Anmeldename", autocomplete="username")
-        password = st.text_input("Passwort", type="password", autocomplete="current-password")
-        submitted = st.form_submit_button("Anmelden", type="primary")
+        name = st.text_input("Anmeldename", autocomplete="username", key="kpi_login_name")
+        password = st.text_input("Passwort", type="password", autocomplete="current-password",
+                                 key="kpi_login_password")
+        submitted = st.form_submit_button("Anmelden", type="primary", key="kpi_login_submit")
     if not submitted:
         return
     account, reason = auth.authenticate(cfg, name, password, _throttle())

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from kpi import auth
 from kpi.audit import audit_log
-from kpi.db import open_database
+from pages._shared import get_db
 
 ROOT = Path(__file__).parent.parent
 APP = str(ROOT / "app.py")
@@ -47,6 +47,14 @@ def _app(secrets=None, session=None, user=None) -> AppTest:
     return at
 
 
+def _rerun(at: AppTest) -> AppTest:
+    """Run again through app.py's router, as a browser session does once the server has routed
+    one request (AppTest starts every run in Streamlit's pages/-folder fallback; a rerun of the
+    page it just showed would run that page file alone)."""
+    at._finished_page_script_hash = ""
+    return at.run()
+
+
 def _page_files(at: AppTest) -> set[str]:
     # pages st.navigation registered in the last run (what the menu shows and the router resolves)
     return {Path(str(info["script_path"])).stem for info in at._registered_pages.values()}
@@ -72,17 +80,22 @@ def test_viewer_cannot_switch_or_jump_to_a_restricted_page(db_path):
     at = _app().run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/einstellungen.py")
-    # What a browser sends for /einstellungen: that page's hash. Not registered → default page.
-    from streamlit.source_util import page_icon_and_name
-    from streamlit.util import calc_md5
-
+    # What a browser sends for /einstellungen: the page hash an admin's session registers for it.
+    # Not registered for a viewer → the router shows the default page instead.
+    admin = _app(LOCAL, {"kpi_local_account": "chefin"}).run()
+    hashes = {Path(str(i["script_path"])).stem: h for h, i in admin._registered_pages.items()}
     for page in ("einstellungen", "verwaltung", "upload"):
-        at._page_hash = calc_md5(page_icon_and_name(ROOT / "pages" / f"{page}.py")[1])
+        if page not in hashes:
+            continue
+        at._page_hash = hashes[page]
         at.run()
         assert not at.exception
         assert not [t for t in at.title if t.value in ("Parameter", "Daten hochladen",
                                                        "Benutzer, Sicherung & Protokoll")]
         assert not any(b.label == "Version speichern" for b in at.button)
+        # either the router fell back to the default page, or (pages/-folder fallback of a fresh
+        # server, which AppTest reproduces) the page file ran alone and its guard stopped it
+        assert any("nur mit der Rolle" in e.value for e in at.error) or at.title
 
 
 def test_restricted_pages_refuse_when_opened_directly_as_viewer(db_path):
@@ -118,20 +131,20 @@ def test_admin_gets_every_page(db_path):
 def test_local_sign_in_elevates_and_is_logged(db_path):
     _need_viewer_page()
     at = _app(LOCAL).run()
-    form = at.sidebar
-    form.text_input[0].input("lotse")
-    form.text_input[1].input("falsch-falsch")
-    next(b for b in at.sidebar.button if b.label == "Anmelden").click().run()
+    at.text_input(key="kpi_login_name").input("lotse")
+    at.text_input(key="kpi_login_password").input("falsch-falsch")
+    at.button(key="kpi_login_submit").click()
+    _rerun(at)
     assert [e.value for e in at.error] == ["Anmeldename oder Passwort ist falsch."]
     assert "upload" not in _page_files(at)
-    at.sidebar.text_input[0].input("lotse")
-    at.sidebar.text_input[1].input(PASSWORD)
-    next(b for b in at.sidebar.button if b.label == "Anmelden").click().run()
+    at.text_input(key="kpi_login_name").input("lotse")
+    at.text_input(key="kpi_login_password").input(PASSWORD)
+    at.button(key="kpi_login_submit").click()
+    _rerun(at)
     assert not at.exception
     assert at.session_state["kpi_local_account"] == "lotse"
     assert any("Angemeldet als **lotse**" in c.value for c in at.sidebar.caption)
-    with open_database(db_path) as db:
-        log = audit_log(db)
+    log = audit_log(get_db())  # the app's own connection (a second one to the file is refused)
     assert list(log["action"][:2]) == ["login", "login_failed"]
     assert list(log["user_name"][:2]) == ["lotse", "lotse"]
 
@@ -141,7 +154,7 @@ def test_removed_account_loses_its_role_at_once(db_path):
     at = _app(LOCAL, {"kpi_local_account": "chefin"}).run()
     assert "verwaltung" in _page_files(at)
     at.secrets = {"kpi": {"local_users": {"lotse": LOCAL["kpi"]["local_users"]["lotse"]}}}
-    at.run()
+    _rerun(at)
     assert "verwaltung" not in _page_files(at)
 
 
@@ -196,9 +209,8 @@ def test_settings_page_adds_a_parameter_version_with_audit_entry(db_path):
     assert row["Wert"] == "2,50\u00a0%" and row["von"] == "chefin" and row["Beispielwert"] == ""
     today = at.dataframe[0].value
     assert today[today["Parameter"] == "Kalkulationszinssatz"]["Wert"].iloc[0] == "2,50\u00a0%"
-    with open_database(db_path) as db:
-        entry = audit_log(db, action="parameter").iloc[0]
-        stored = db.query("SELECT value FROM parameter WHERE source = 'BMF-Rundschreiben vom 12.01.2026'")
+    entry = audit_log(get_db(), action="parameter").iloc[0]
+    stored = get_db().query("SELECT value FROM parameter WHERE source = 'BMF-Rundschreiben vom 12.01.2026'")
     assert entry["user_name"] == "chefin" and "discount_rate = 0,025" in entry["detail"]
     assert stored == [(0.025,)]  # entered in percent, stored as a fraction: 2,5 / 100
 
@@ -267,3 +279,107 @@ def test_no_unescaped_user_text_in_unsafe_html():
             if re.search(r"f[\"']", call) and "escape(" not in call and "_html(" not in call:
                 offenders.append(f"{path.name}:{text.count(chr(10), 0, m.start()) + 1}")
     assert offenders == []
+
+
+def _app_pages() -> list[tuple]:
+    import ast
+
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    return next(ast.literal_eval(n.value) for n in ast.walk(tree)
+                if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "PAGES")
+
+
+def test_every_restricted_page_guards_itself_before_drawing():
+    # The router hides restricted pages, but a direct request can still reach the file (see
+    # test_fresh_server_refuses_direct_urls), so each one must call require_role first.
+    import ast
+
+    checked = 0
+    for file, _title, _icon, _section, min_role in _app_pages():
+        path = ROOT / file
+        if min_role == "viewer" or not path.exists():
+            continue
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+
+        def draws_or_guards(node) -> bool:
+            for call in (c for c in ast.walk(node) if isinstance(c, ast.Call)):
+                f = call.func
+                if isinstance(f, ast.Name) and f.id == "require_role":
+                    return True
+                if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "st":
+                    return True
+            return False
+
+        # the first top-level statement that calls st.* or require_role must be the guard
+        # (function definitions only run when called, so they are skipped)
+        first = next((n for n in body if not isinstance(n, (ast.FunctionDef, ast.ClassDef))
+                      and draws_or_guards(n)), None)
+        assert first is not None and f"require_role('{min_role}')" in ast.unparse(first), file
+        checked += 1
+    assert checked >= 2  # at least the two admin pages
+
+
+def test_fresh_server_refuses_direct_urls(tmp_path):
+    """Against a real `streamlit run app.py`: a first request straight to /einstellungen, and later
+    ones to /verwaltung and /upload, never show those pages to a visitor (viewer)."""
+    import asyncio
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("KPI_DEV_ROLE",)}
+    env["KPI_DB"] = str(tmp_path / "kpi.duckdb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType",
+         "none", "--secrets.files", str(tmp_path / "keine-secrets.toml")],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    async def visit(page: str) -> list[str]:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/_stcore/stream",
+                                      subprotocols=["streamlit"], max_size=2**26) as ws:
+            msg = BackMsg()
+            msg.rerun_script.page_name = page
+            await ws.send(msg.SerializeToString())
+            shown = []
+            while True:
+                fwd = ForwardMsg()
+                fwd.ParseFromString(await asyncio.wait_for(ws.recv(), 60))
+                if fwd.WhichOneof("type") == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                    el = fwd.delta.new_element
+                    kind = el.WhichOneof("type")
+                    if kind == "heading":
+                        shown.append(el.heading.body)
+                    elif kind == "alert":
+                        shown.append(el.alert.body)
+                elif fwd.WhichOneof("type") == "script_finished" and fwd.script_finished != 2:
+                    return shown
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "server did not start"
+                time.sleep(0.3)
+        for page in ("einstellungen", "verwaltung", "upload", "einstellungen"):
+            shown = asyncio.run(visit(page))
+            assert shown, page
+            assert not {"Parameter", "Daten hochladen", "Benutzer, Sicherung & Protokoll"} & set(shown)
+            assert any("nur mit der Rolle" in s for s in shown) or "Überblick" in shown or any(
+                "Noch keine Kennzahlen" in s for s in shown), shown
+    finally:
+        server.terminate()
+        server.wait(10)
