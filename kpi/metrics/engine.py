@@ -165,7 +165,10 @@ class MassnahmeResult:
     notes: list[str] = field(default_factory=list)  # German hints (data gaps, …)
     kommune_id: int | None = None
     massnahme_id: int | None = None
-    # monthly arrays for aggregation and sensitivity (not part of the JSON)
+    # monthly arrays for aggregation and sensitivity (not part of the JSON), aligned and dense:
+    # month_idx (year × 12 + month − 1), costs, benefits, benefits_budget, running, invest, paper, other,
+    # time_wage, time_material, hours (NaN-free); cases, minutes, wage (NaN = no value); after (bool);
+    # benefits_computable / budget_computable (one-element bool arrays)
     series: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     # explanations are built on first access (cheap results for thousands of Maßnahmen)
     _explanations: dict | None = field(default=None, repr=False)
