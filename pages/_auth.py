@@ -74,7 +74,12 @@ def current_user() -> User:
         if st.user.get("is_logged_in"):
             email = st.user.get("email")
             role = auth.role_for_identity(cfg, email, st.user.get("email_verified"))
-            return User(name=str(email or st.user.get("name") or "unbekannt"), role=role, source="oidc")
+            user = User(name=str(email or st.user.get("name") or "unbekannt"), role=role, source="oidc")
+            if role != "viewer" and st.session_state.get("kpi_oidc_logged") != user.name:
+                # once per session: who used elevated rights, and when
+                st.session_state["kpi_oidc_logged"] = user.name
+                _audit(user.name, "login", f"Anmeldung (OIDC) mit Rolle {auth.ROLE_LABEL_DE[role]}")
+            return user
         if cfg.require_login:
             _login_screen(cfg)
         return User(name="Gast", role="viewer")

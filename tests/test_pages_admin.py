@@ -167,6 +167,10 @@ def test_oidc_role_from_mapping_and_anonymous_is_viewer(db_path):
     assert not at.exception
     assert {"einstellungen", "verwaltung"} <= _page_files(at)
     assert any(b.label == "Abmelden" for b in at.sidebar.button)
+    _rerun(at)
+    logins = audit_log(get_db(), action="login")
+    assert list(logins["user_name"]) == ["Chefin@Kommune.example"]  # once per session, not per run
+    assert logins["detail"].iloc[0] == "Anmeldung (OIDC) mit Rolle Administration"
     _need_viewer_page()
     anon = _app(secrets, user={"is_logged_in": False}).run()
     assert not anon.exception
