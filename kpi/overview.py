@@ -297,6 +297,16 @@ def engine_results(db: Database, kommune: str | None = None) -> list:
     return _memo(db, "results", kommune, lambda: engine.compute_all(db, kommune=kommune))
 
 
+def find_result(db: Database, kommune: str, massnahme: str):
+    """One Maßnahme's engine result, from the memoised results (computed for its Kommune if needed)."""
+    from kpi.metrics import engine
+
+    for r in engine_results(db, kommune):
+        if r.massnahme == massnahme:
+            return r
+    raise engine.MetricsError(f"Die Maßnahme „{massnahme}“ der Kommune „{kommune}“ gibt es nicht.")
+
+
 def month_index(d: date) -> int:
     return d.year * 12 + d.month - 1
 
@@ -500,6 +510,7 @@ class Cockpit:
     cost_benefit: CostBenefit
     chart_months: pd.DataFrame  # cum columns from period_from on (cumulated from the very beginning)
     massnahmen: pd.DataFrame
+    massnahmen_text: pd.DataFrame | None = None  # the same, money as German text (display_table)
 
 
 def last_data_month(db: Database, kommunen: tuple[str, ...] | None) -> date | None:
@@ -529,7 +540,8 @@ def cockpit(db: Database, kommune: str | None = None, period_from: date | None =
     combined = _memo(db, "combined", kommune, lambda: combined_monthly(results))
     if as_of is None:
         empty = cost_benefit(combined_monthly([]), None, rate)
-        return Cockpit(scope_de(kommune), None, rate, [], empty, empty.months, massnahmen_table([], None))
+        table = massnahmen_table([], None)
+        return Cockpit(scope_de(kommune), None, rate, [], empty, empty.months, table, display_table(table))
     cb = cost_benefit(combined, as_of, rate)
     monthly = _memo(db, "kpi_monthly", kommune, lambda: kpi_monthly(db, kommunen))
     history = _memo(db, "bitv", kommune, lambda: bitv_history(db, kommunen))
@@ -544,7 +556,8 @@ def cockpit(db: Database, kommune: str | None = None, period_from: date | None =
     chart = cb.months
     if period_from is not None and not chart.empty:
         chart = chart[chart["month"] >= period_from].reset_index(drop=True)
-    return Cockpit(scope_de(kommune), as_of, rate, tiles, cb, chart, massnahmen_table(results, as_of))
+    table = massnahmen_table(results, as_of)
+    return Cockpit(scope_de(kommune), as_of, rate, tiles, cb, chart, table, display_table(table))
 
 
 def _discount_rate(db: Database) -> float:
@@ -728,3 +741,30 @@ def plan_actual_table(result) -> pd.DataFrame:
         })
     return pd.DataFrame(rows, columns=["Jahr", "Plan Nettonutzen", "Ist Nettonutzen", "Abweichung", "Abweichung %",
                                        "Hinweis"])
+
+
+@dataclass(frozen=True)
+class Drill:
+    """Everything the Maßnahme page shows, computed once per data version."""
+
+    result: object  # engine.MassnahmeResult
+    chart: dict | None  # cumulative costs vs. benefits (Vega-Lite dict)
+    chart_summary: str
+    chart_table: pd.DataFrame
+    success: pd.DataFrame  # success_display rows (with the kpi key column)
+
+
+def drilldown(db: Database, kommune: str, massnahme: str) -> Drill:
+    """The drill-down of one Maßnahme: engine result, cumulative chart, KPI success table."""
+    from kpi.charts import costbenefit
+    from kpi.metrics import engine, success
+
+    result = find_result(db, kommune, massnahme)
+    series = engine.series_frame([result])
+    chart, summary, table = None, "", pd.DataFrame()
+    if not series.empty:
+        be = break_even_of(result)
+        chart = costbenefit.cumulative_chart(series, be)
+        summary = costbenefit.cumulative_summary_de(series, be, massnahme)
+        table = costbenefit.cumulative_table(series)
+    return Drill(result, chart, summary, table, success_display(success.kpi_success(db, kommune, massnahme)))

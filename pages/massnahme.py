@@ -3,9 +3,8 @@
 import streamlit as st
 
 from kpi import fmt, overview
-from kpi.charts import costbenefit
 from kpi.filters import filter_options
-from kpi.metrics import engine, success
+from kpi.metrics import success
 from pages._chart_block import chart_block
 from pages._filters import filter_panel
 from pages._shared import cached, page_header, require_data
@@ -22,7 +21,8 @@ if not options:
     st.stop()
 kommune, massnahme = st.selectbox("Maßnahme", options, format_func=lambda km: f"{km[1]} ({km[0]})",
                                   key="massnahme_pick") if len(options) > 1 else options[0]
-result = cached(engine.compute_massnahme, kommune, massnahme)
+drill = cached(overview.drilldown, kommune, massnahme)
+result = drill.result
 
 st.header(f"{massnahme} – {kommune}")
 st.caption(f"Handlungsfeld: {result.handlungsfeld or '–'} · Inbetriebnahme: {fmt.month_de(result.golive)} · "
@@ -63,17 +63,13 @@ for row in (FIGURES[:3], FIGURES[3:]):
             st.metric(label, text)
             how_computed(key)
 
-series = cached(engine.monthly_series, kommune, massnahme)
-if not series.empty:
-    break_even = overview.break_even_of(result)
-    chart_block(costbenefit.cumulative_chart(series, break_even),
-                costbenefit.cumulative_summary_de(series, break_even, massnahme),
-                costbenefit.cumulative_table(series), "massnahme_kosten_nutzen",
+if drill.chart is not None:
+    chart_block(drill.chart, drill.chart_summary, drill.chart_table, "massnahme_kosten_nutzen",
                 title="Kosten und Nutzen über die Zeit",
                 note="Kumuliert, nicht abgezinst; Nutzen ab der Inbetriebnahme.")
 
 st.subheader("Wirkung je Kennzahl")
-table = overview.success_display(cached(success.kpi_success, kommune, massnahme))
+table = drill.success
 if table.empty:
     st.info("Für diese Maßnahme liegen keine Kennzahlen vor.")
     st.stop()

@@ -51,7 +51,7 @@ chart_block(spec, summary, table, "ueberblick_kosten_nutzen",
                  f"{fmt.pct_de(data.discount_rate, 1)}.")
 
 st.subheader("Maßnahmen")
-table = overview.display_table(data.massnahmen)
+table = data.massnahmen_text
 money_help = "Bis zum gewählten Monat, nicht abgezinst"
 st.dataframe(
     table, hide_index=True, width="stretch", key="ueberblick_massnahmen",

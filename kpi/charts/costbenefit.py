@@ -293,9 +293,8 @@ def wibe_npv_block(db, kommune: str | None = None) -> tuple[dict | None, str, pd
 def plan_block(db, kommune: str, massnahme: str) -> tuple[dict | None, str, pd.DataFrame]:
     """Plan vs. actual of one Maßnahme as a spec dict, summary and table (spec None without a plan)."""
     from kpi import overview
-    from kpi.metrics import engine
 
-    result = engine.compute_massnahme(db, kommune, massnahme)
+    result = overview.find_result(db, kommune, massnahme)
     plan = overview.plan_actual_frame(result)
     table = overview.plan_actual_table(result)
     if plan.empty:
@@ -308,9 +307,10 @@ def plan_block(db, kommune: str, massnahme: str) -> tuple[dict | None, str, pd.D
 
 def sensitivity_block(db, kommune: str, massnahme: str) -> tuple[dict | None, str, pd.DataFrame, list[str]]:
     """Tornado spec, summary, table and the break-even sentences of one Maßnahme (spec None: no NPV)."""
-    from kpi.metrics import engine, sensitivity
+    from kpi import overview
+    from kpi.metrics import sensitivity
 
-    result = engine.compute_massnahme(db, kommune, massnahme)
+    result = overview.find_result(db, kommune, massnahme)
     if result.npv_eur is None:
         return None, "Der Kapitalwert ist nicht berechenbar: " + "; ".join(result.not_computable), \
             pd.DataFrame(), []
