@@ -11,7 +11,7 @@ ACTION_LABEL_DE: dict[str, str] = {
     "upload": "Upload",
     "rollback": "Upload zurückgenommen",
     "parameter": "Parameter geändert",
-    "criteria": "Gewichte geändert",
+    "weights": "Gewichte geändert",
     "scores": "Bewertung geändert",
     "export": "Export",
     "report": "Ratsvorlage erstellt",
