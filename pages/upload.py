@@ -233,13 +233,14 @@ def _guess_header(rows: list[list]) -> int:
     return 1
 
 
-def _profile_step(data: bytes, name: str, sha: str, needs: bool) -> None:
+def _profile_step(data: bytes, name: str, sha: str, result) -> None:
     """Let the user map columns to fields; analyse again with that profile; save it by name."""
-    if needs:
+    if result.needs_profile:
         st.warning(
             "Den Aufbau dieser Datei hat das Programm nicht erkannt. Ordnen Sie die Spalten einmal "
             "selbst zu. Die Zuordnung können Sie als Importprofil speichern und für die Datei des "
-            "nächsten Monats wiederverwenden."
+            "nächsten Monats wiederverwenden.\n\n"
+            + "\n".join(f"- {i.text_de()}" for i in result.errors[:5])
         )
     try:
         sheets, rows = _raw_preview(sha, name, st.session_state.get("pf_sheet"), data)
@@ -356,9 +357,11 @@ with tab_upload:
     else:
         data = uploaded.getvalue()
         sha = store.sha256_bytes(data)
-        if st.session_state.get("pf_for") != sha:  # another file: forget the previous file's mapping
+        if st.session_state.get("pf_for") != sha:
+            # another file: forget the previous file's mapping and its "only valid rows" choice
             for k in [k for k in st.session_state if str(k).startswith("pf_")]:
                 del st.session_state[k]
+            st.session_state.pop("up_partial", None)
             st.session_state["pf_for"] = sha
         built = st.session_state.get("up_profile")
         profile, profile_name = None, None
@@ -375,13 +378,17 @@ with tab_upload:
             result.profile_name = profile_name
             if not result.needs_profile:
                 _show_report(result)
+            if profile is not None and profile.where and result.n_rows_read == 0:
+                st.info("Hinweis: Es sind Zeilenfilter gesetzt („Nur bestimmte Zeilen übernehmen“). "
+                        "Prüfen Sie, ob es Zeilen mit genau diesen Werten gibt – Groß- und "
+                        "Kleinschreibung und Leerzeichen zählen mit.")
             manual = (result.needs_profile or (built is not None and built[0] == sha)
                       or st.toggle("Spalten selbst zuordnen (Importprofil)", key="up_manual",
                                    help="Wenn Spalten falsch erkannt wurden oder Sie die Zuordnung als "
                                         "Profil speichern möchten."))
             if manual:
                 with st.container(border=True):
-                    _profile_step(data, uploaded.name, sha, result.needs_profile)
+                    _profile_step(data, uploaded.name, sha, result)
             if not result.needs_profile and not result.fatal:
                 st.subheader("3. Vorschau und Laden")
                 _show_preview_and_commit(result, uploaded.file_id)

@@ -321,3 +321,12 @@ def test_budget_csv_profile_prefills_recognised_columns_and_filters_rows(page, d
     assert metric(page, "Fehler") == "0" and metric(page, "neu") == "1"
     page.button(key="up_commit").click().run()
     assert values(db_path) == [("Hamburg", None, "kosten_betrieb_eur", date(2017, 1, 1), 11800000.5)]
+
+
+def test_partial_choice_does_not_carry_over_to_the_next_file(page, db_path):
+    broken = GOOD_ROWS + [("Teststadt", "E-Akte", "fallzahl", "2024-03", "zwölf")]
+    upload(page, workbook(broken))
+    page.checkbox(key="up_partial").check().run()
+    upload(page, workbook(broken + [("Teststadt", "E-Akte", "fallzahl", "2024-04", "?")]), "andere.xlsx")
+    assert page.checkbox(key="up_partial").value is False
+    assert not [b for b in page.button if b.key == "up_commit"]
