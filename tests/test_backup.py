@@ -121,7 +121,7 @@ def test_backup_works_when_the_live_connection_has_no_file_access(tmp_path):
     # exports from the copy through its own connection.
     db = open_database(tmp_path / "hart.duckdb")
     store.apply(db, frame([("Neustadt", None, "fallzahl", "2024-01", 3.0)]), file_name="a.csv")
-    db.cursor().execute("SET enable_external_access = false")
+    # open_database hardens the connection itself (enable_external_access=false, configuration locked)
     with pytest.raises(duckdb.Error):
         db.cursor().execute(f"COPY measurement TO '{tmp_path / 'x.csv'}'")
     folder = backup.backup(db, tmp_path / "s")
@@ -188,3 +188,38 @@ def test_restore_refuses_while_another_process_holds_the_database(small_db, tmp_
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_backup_during_concurrent_uploads_holds_each_upload_whole(tmp_path):
+    import threading
+
+    db = open_database(tmp_path / "busy.duckdb")
+    stop = threading.Event()
+    errors = []
+
+    def writer():
+        month = 0
+        while not stop.is_set() and month < 120:
+            month += 1
+            y, m = 2000 + month // 12, month % 12 + 1
+            rows = [("Neustadt", f"M{i}", "fallzahl", f"{y}-{m:02d}", float(month)) for i in range(5)]
+            try:
+                store.apply(db, frame(rows), file_name=f"f{month}.csv", user="lotse")
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        folders = [backup.backup(db, tmp_path / "s", user="admin") for _ in range(2)]
+    finally:
+        stop.set()
+        t.join()
+    assert errors == []
+    for i, folder in enumerate(folders):
+        with open_database(backup.restore(folder, tmp_path / f"r{i}.duckdb")) as r:
+            n_uploads = r.query("SELECT count(*) FROM upload")[0][0]
+            # every upload carries exactly 5 values: a torn snapshot would break this equality
+            assert r.query("SELECT count(*) FROM measurement_history")[0][0] == 5 * n_uploads
+            assert r.query("SELECT count(*) FROM measurement")[0][0] == 5 * n_uploads
+    db.close()
