@@ -121,7 +121,10 @@ def test_backup_works_when_the_live_connection_has_no_file_access(tmp_path):
     # exports from the copy through its own connection.
     db = open_database(tmp_path / "hart.duckdb")
     store.apply(db, frame([("Neustadt", None, "fallzahl", "2024-01", 3.0)]), file_name="a.csv")
-    # open_database hardens the connection itself (enable_external_access=false, configuration locked)
+    try:
+        db.cursor().execute("SET enable_external_access = false")
+    except duckdb.Error:
+        pass  # open_database already hardened the connection and locked the configuration
     with pytest.raises(duckdb.Error):
         db.cursor().execute(f"COPY measurement TO '{tmp_path / 'x.csv'}'")
     folder = backup.backup(db, tmp_path / "s")
