@@ -52,6 +52,7 @@ DATA_COLUMNS = ("kommune", "massnahme", "handlungsfeld", "kpi", "kpi_label", "pe
 _TEXT_COLUMNS = ("kommune", "massnahme", "handlungsfeld", "kpi_label", "unit", "note")
 _INJECTION_CHARS = ("=", "+", "-", "@", "\t", "\r")
 
+SORT_ROWS_MAX = 200_000  # CSV/Parquet exports above this keep storage order (see _write_data)
 _GRANULARITY_RANK = {"month": 1, "quarter": 2, "year": 3}
 _BATCH_ROWS = 65_536
 
@@ -87,12 +88,14 @@ def _safe_sql(column: str) -> str:
 
 # ---------------------------------------------------------------- SQL
 
-def data_sql(filters: Filters, style: str = "plain") -> tuple[str, dict]:
+def data_sql(filters: Filters, style: str = "plain", sort: bool = True) -> tuple[str, dict]:
     """Return (SELECT, params) of the filtered long table in `style` plain | safe | csv-de.
 
     plain: native types (Parquet); safe: native types, text neutralised (CSV, XLSX);
-    csv-de: like safe, with dates as TT.MM.JJJJ and decimal commas as text.
+    csv-de: like safe, with decimal commas as text (DuckDB's CSV writer has no decimal-separator
+    option for writing; dates are formatted by its DATEFORMAT option, see `_copy_options`).
     Rows finer than the filter's granularity are aggregated by the KPI's rule; coarser rows stay.
+    sort: by Kommune, Maßnahme, KPI, period (ids, in load order); False keeps storage order.
     """
     if style not in ("plain", "safe", "csv-de"):
         raise ValueError(f"unknown style {style!r}")
@@ -148,19 +151,21 @@ def data_sql(filters: Filters, style: str = "plain") -> tuple[str, dict]:
         expr = f"x.{c}"
         if style != "plain" and c in _TEXT_COLUMNS:
             expr = _safe_sql(expr)
-        if style == "csv-de" and c == "period":
-            expr = "strftime(x.period, '%d.%m.%Y')"
-        elif style == "csv-de" and c == "value":
+        if style == "csv-de" and c == "value":
             expr = "replace(CAST(x.value AS VARCHAR), '.', ',')"
         cols.append(f"{expr} AS {c}")
-    sql = (f"SELECT {', '.join(cols)} FROM ({inner}) x "
-           "ORDER BY x.kommune_id, x.massnahme_id NULLS FIRST, x.kpi, x.period, x.granularity")
+    sql = f"SELECT {', '.join(cols)} FROM ({inner}) x"
+    if sort:
+        sql += " ORDER BY x.kommune_id, x.massnahme_id NULLS FIRST, x.kpi, x.period, x.granularity"
     return sql, params
 
 
 def count_rows(db: Database, filters: Filters) -> int:
     """Return how many rows the long-table export of `filters` has (after aggregation)."""
-    sql, params = data_sql(filters, "plain")
+    if filters.granularity == "month":
+        where, params = filters.where_sql("v")
+        return int(db.query(f"SELECT count(*) FROM v_measurement v {where}", params)[0][0])
+    sql, params = data_sql(filters, "plain", sort=False)
     return int(db.query(f"SELECT count(*) FROM ({sql})", params)[0][0])
 
 
@@ -184,6 +189,13 @@ def selection_summary(db: Database, filters: Filters) -> dict:
     )[0]
     keys = ("values", "kommunen", "massnahmen", "kpis", "first", "last")
     return dict(zip(keys, row, strict=True))
+
+
+def period_range(db: Database, filters: Filters) -> tuple[date | None, date | None]:
+    """Return the first and last period the filters select (None, None when nothing)."""
+    where, params = filters.where_sql("v")
+    row = db.query(f"SELECT min(period), max(period) FROM v_measurement v {where}", params)[0]
+    return row[0], row[1]
 
 
 def upload_ids_used(db: Database, filters: Filters) -> list[int]:
@@ -255,7 +267,7 @@ def _copy_options(fmt: str) -> str:
     if fmt == "csv":
         return "FORMAT csv, HEADER true, DELIMITER ','"
     if fmt == "csv-de":
-        return "FORMAT csv, HEADER true, DELIMITER ';'"
+        return "FORMAT csv, HEADER true, DELIMITER ';', DATEFORMAT '%d.%m.%Y'"
     return "FORMAT parquet, COMPRESSION zstd"
 
 
@@ -536,11 +548,14 @@ def _write_data(db: Database, fmt: str, filters: Filters, target: Path, user: st
                           [("Aggregation", _aggregation_note(filters))])
         return _xlsx_write(db, sql, params, target, n, info)
     style = {"csv": "safe", "csv-de": "csv-de", "parquet": "plain"}[fmt]
-    sql, params = data_sql(filters, style)
+    n = count_rows(db, filters)
+    # Sorting a million rows costs more than writing them (measured: bench/export.py), so very
+    # large CSV/Parquet exports keep storage order; spreadsheet users sort small selections.
+    sql, params = data_sql(filters, style, sort=n <= SORT_ROWS_MAX)
     if fmt == "csv-de":
         sql = _bom_first_column(sql)
     _copy_to(db, sql, params, target, _copy_options(fmt))
-    return -1  # unknown here; callers that need it count separately
+    return n
 
 
 def _aggregation_note(filters: Filters) -> str:
@@ -564,8 +579,10 @@ def export_bytes(db: Database, fmt: str, filters: Filters, what: str = "data",
         data = _read_and_remove(target)
     finally:
         target.unlink(missing_ok=True)
-    summary = selection_summary(db, filters)
-    name = export_file_name(filters, fmt, what, summary["first"], summary["last"])
+    first = last = None
+    if filters.period_from is None or filters.period_to is None:
+        first, last = period_range(db, filters)
+    name = export_file_name(filters, fmt, what, first, last)
     return data, name, FORMATS[fmt][1]
 
 
@@ -581,8 +598,6 @@ def export_file(db: Database, out_path: Path, fmt: str, filters: Filters, what: 
             n = _write_metrics(db, fmt, filters, target, user)
         elif what == "data":
             n = _write_data(db, fmt, filters, target, user)
-            if n < 0:
-                n = count_rows(db, filters)
         else:
             raise ExportError(f"Unbekannter Exportinhalt „{what}“ (data oder metrics).")
         shutil.move(str(target), str(out_path))

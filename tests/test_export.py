@@ -327,3 +327,17 @@ def test_cli_export_exit_codes(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["export", "--db", str(db_path), "--out", "x.csv", "--format", "docx"])
     assert exc.value.code == 2
+
+
+def test_small_exports_are_sorted_and_large_ones_keep_every_row(small_db, monkeypatch):
+    df = pd.read_csv(io.BytesIO(export.export_bytes(small_db, "csv", Filters())[0]))
+    kpis_in_order = list(dict.fromkeys(df["kpi"]))
+    assert kpis_in_order[0] == "papier_kosten_eur"  # the Kommune-wide value comes first
+    assert kpis_in_order[1:] == sorted(kpis_in_order[1:])
+    fallzahl = df[df["kpi"] == "fallzahl"]["period"].tolist()
+    assert fallzahl == sorted(fallzahl)
+    monkeypatch.setattr(export, "SORT_ROWS_MAX", 5)
+    unsorted = pd.read_csv(io.BytesIO(export.export_bytes(small_db, "csv", Filters())[0]))
+    key = ["kommune", "massnahme", "kpi", "period"]
+    pd.testing.assert_frame_equal(unsorted.sort_values(key).reset_index(drop=True),
+                                  df.sort_values(key).reset_index(drop=True))
