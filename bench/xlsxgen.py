@@ -83,6 +83,10 @@ def write_long_workbook(path: Path, n_rows: int) -> Path:
                 mass = f"Maßnahme {rest % 40 + 1}"
                 kom = f"Kommune {rest // 40 + 1}"
                 value = (r * 7919) % 100000 / 10
+                if kpi == "fallzahl":  # keep online cases below total cases (no warnings)
+                    value += 1000
+                elif kpi == "online_faelle":
+                    value = (r * 7919) % 9990 / 10
                 row = r + 2
                 buf.append(
                     f'<row r="{row}"><c r="A{row}" t="s"><v>{sid(kom)}</v></c>'

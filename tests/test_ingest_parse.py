@@ -148,3 +148,16 @@ def test_column_letters_round_trip():
         assert col_index(letters) == i
     with pytest.raises(ValueError):
         col_index("A1")
+
+
+def test_fast_path_for_plain_number_columns_agrees_with_full_parsing():
+    plain = ["1234.5", "0.025", "-3", "1e5", None, "12345.678", "7"]
+    values, missing, bad = number_status(pa.array(plain), decimal="excel")
+    assert values.to_pylist() == [1234.5, 0.025, -3.0, 1e5, None, 12345.678, 7.0]
+    assert missing.to_pylist() == [False, False, False, False, True, False, False]
+    assert not any(bad.to_pylist())
+    # one German or ambiguous cell sends the column through the full parser
+    values, _m, _b = number_status(pa.array(plain + ["1.234"]), decimal="excel")
+    assert values.to_pylist()[-1] == 1234.0
+    values, _m, bad = number_status(pa.array(["12", "12.5"]), decimal="de")
+    assert values.to_pylist() == [12.0, None] and bad.to_pylist() == [False, True]

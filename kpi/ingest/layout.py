@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -18,6 +19,7 @@ from kpi.ingest.parse import (
     ambiguous_mask,
     col_index,
     col_letter,
+    fast_numbers,
     fold,
     number_status,
     parse_period,
@@ -299,11 +301,14 @@ def _col(grid: Grid, c: int | None, start: int, n: int) -> pa.Array:
 
 
 def _const(value: str | None, n: int) -> pa.Array:
-    return pa.array([value] * n, pa.string()) if value is not None else pa.nulls(n, pa.string())
+    return pa.repeat(pa.scalar(value, pa.string()), n) if value is not None else pa.nulls(n, pa.string())
 
 
 def _values(grid: Grid, c: int, start: int, n: int):
     text = _col(grid, c, start, n)
+    fast = fast_numbers(text, grid.decimal_of(c), None)
+    if fast is not None:  # a clean number column: no cell-type probe needed
+        return (text, *fast)
     mask = None
     if grid.has_probe and pc.any(ambiguous_mask(text)).as_py():
         # only then read the column's cell types: '1.234' as Excel number vs German text
@@ -317,7 +322,9 @@ def records(grid: Grid, lay: Layout) -> pa.Table:
     """Long records (one per value cell) of a recognised sheet, with Excel rows and column letters."""
     start = (lay.header + 1) if lay.header is not None else 0
     n = max(grid.n_rows - start, 0)
-    rows = pa.array(range(grid.row0 + start, grid.row0 + start + n), pa.int64())
+    # from a buffer: pa.array() on Python or numpy input imports pandas (a 1 s start-up cost)
+    rows = pa.Array.from_buffers(
+        pa.int64(), n, [None, pa.py_buffer(np.arange(grid.row0 + start, grid.row0 + start + n, dtype=np.int64))])
     letter = {role: (col_letter(grid.col0 + c) if c is not None and c >= 0 else None)
               for role, c in lay.roles.items()}
 

@@ -196,6 +196,9 @@ def number_status(arr: pa.Array, *, decimal: str = "excel", numeric_mask: pa.Arr
         arr = arr.combine_chunks()
     if arr.type != pa.string():
         arr = arr.cast(pa.string())
+    fast = fast_numbers(arr, decimal, numeric_mask)
+    if fast is not None:
+        return fast
     raw = pc.utf8_lower(pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, "[\u00a0\u2009\u202f]", " ")))
     missing = pc.or_(pc.is_null(raw), pc.fill_null(pc.is_in(raw, value_set=pa.array(MISSING_TOKENS)), True))
     s = _clean(raw)
@@ -223,6 +226,25 @@ def number_status(arr: pa.Array, *, decimal: str = "excel", numeric_mask: pa.Arr
     values = pc.if_else(finite, values, pa.scalar(None, pa.float64()))
     bad = pc.and_(pc.invert(missing), pc.invert(finite))
     return values, missing, bad
+
+
+# Numbers as Excel renders numeric cells, none of them ambiguous (1.234 is excluded)
+_FAST_EXCEL_RE = r"^-?(\d+|0\.\d+|\d+\.\d{1,2}|\d+\.\d{4,}|\d{4,}\.\d+)([eE][-+]?\d+)?$"
+_FAST_INT_RE = r"^-?\d{1,15}$"
+
+
+def fast_numbers(arr: pa.Array, decimal: str, numeric_mask):
+    """Whole column of plain numbers (the usual Excel number column): one regex and a cast."""
+    pattern = _FAST_INT_RE if decimal == "de" else _FAST_EXCEL_RE
+    ok = pc.match_substring_regex(arr, pattern)
+    if not pc.all(pc.fill_null(ok, True)).as_py():
+        return None
+    values = pc.cast(arr, pa.float64())
+    finite = pc.fill_null(pc.is_finite(values), False)
+    if not pc.all(pc.or_(finite, pc.is_null(arr))).as_py():
+        return None
+    missing = pc.is_null(arr)
+    return values, missing, pa.array([False] * len(arr), pa.bool_()) if len(arr) else pa.array([], pa.bool_())
 
 
 def ambiguous_mask(arr: pa.Array) -> pa.Array:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
 import pyarrow as pa
 
 from kpi import catalog as cat
@@ -132,6 +131,8 @@ def read_reference_sheets(book, names: list[str], sink, kpis: KpiCatalog, layout
                                   "100 % ergeben.", name)
                 continue
         if rows:
+            import pandas as pd  # only here: keeps `kpi ingest` start-up fast
+
             cols = [k for k, _h, _t, _r in spec]
             setattr(payload, field_name, pd.DataFrame(rows, columns=cols))
     return payload

@@ -128,7 +128,12 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
     # totals rows (Summe / Gesamt) are skipped with a warning
     total = pa.array([False] * rec.num_rows)
     for name in ("kommune", "massnahme", "kpi", "period"):
-        total = pc.or_(total, _mask(pc.match_substring_regex(fold_array(rec.column(name)), TOTAL_RE)))
+        # label columns repeat few values: test the distinct ones, then map back
+        col = rec.column(name)
+        uniq = pc.unique(col)
+        hit = _mask(pc.match_substring_regex(fold_array(uniq), TOTAL_RE))
+        if pc.any(hit).as_py():
+            total = pc.or_(total, _mask(pc.is_in(col, value_set=uniq.filter(hit))))
     # a wide totals row has one record per period: report the row once
     totals = rec.filter(total).select(["sheet", "row"]).group_by(["sheet", "row"], use_threads=False).aggregate([])
     totals = totals.sort_by([("sheet", "ascending"), ("row", "ascending")])
@@ -248,6 +253,18 @@ def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> N
                           lambda r: f"Einheit „{r['unit']}“ passt nicht zu „{kpis.by_key[r['kpi_key']].label}“ "
                                     f"(erwartet: {kpis.by_key[r['kpi_key']].unit}); der Wert wird unverändert übernommen",
                           None)
+    _duplicates(ok, sink)
+    _online_above_total(ok, sink)
+
+
+_KEY = ["kommune", "massnahme", "kpi_key", "period_start", "gran"]
+
+
+def _duplicates(ok: pa.Table, sink: IssueSink) -> None:
+    """Warn for every row whose key already appeared earlier in the file (the last row wins)."""
+    counts = ok.select(_KEY).group_by(_KEY, use_threads=False).aggregate([([], "count_all")])
+    if counts.num_rows == ok.num_rows:  # the usual case: every key once
+        return
     con = duckdb.connect()
     try:
         con.register("ok", ok)
@@ -261,21 +278,35 @@ def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> N
             WHERE n > 1 ORDER BY sheet, row
             """
         ).to_arrow_table()
-        sink.add_rows("doppelt", "warning", dup,
-                      lambda r: ("Doppelte Zeile: derselbe Wert (Kommune, Maßnahme, Kennzahl, Zeitraum) steht "
-                                 f"schon in Blatt „{r['first_sheet']}“, Zeile {r['first_row']}; die letzte Zeile gilt"),
-                      None)
+    finally:
+        con.close()
+    sink.add_rows("doppelt", "warning", dup,
+                  lambda r: ("Doppelte Zeile: derselbe Wert (Kommune, Maßnahme, Kennzahl, Zeitraum) steht "
+                             f"schon in Blatt „{r['first_sheet']}“, Zeile {r['first_row']}; die letzte Zeile gilt"),
+                  None)
+
+
+def _online_above_total(ok: pa.Table, sink: IssueSink) -> None:
+    """Warn where online cases exceed all cases for the same Kommune, Maßnahme and period."""
+    kpi = ok.column("kpi_key")
+    online = ok.filter(_mask(pc.equal(kpi, "online_faelle")))
+    total = ok.filter(_mask(pc.equal(kpi, "fallzahl")))
+    if online.num_rows == 0 or total.num_rows == 0:
+        return
+    con = duckdb.connect()
+    try:
+        con.register("o", online)
+        con.register("f", total)
         over = con.sql(
             """
-            SELECT o.*, f.value AS fall_value FROM ok o JOIN ok f
-              ON f.kpi_key = 'fallzahl' AND o.kpi_key = 'online_faelle'
-             AND f.kommune = o.kommune AND f.massnahme IS NOT DISTINCT FROM o.massnahme
+            SELECT o.*, f.value AS fall_value FROM o JOIN f
+              ON f.kommune = o.kommune AND f.massnahme IS NOT DISTINCT FROM o.massnahme
              AND f.period_start = o.period_start AND f.gran = o.gran
             WHERE o.value > f.value ORDER BY o.sheet, o.row
             """
         ).to_arrow_table()
-        sink.add_rows("online über Fallzahl", "warning", over,
-                      lambda r: (f"Online-Fälle ({number_de(r['value'])}) sind mehr als alle Fälle "
-                                 f"({number_de(r['fall_value'])}) im selben Zeitraum; bitte prüfen"), "c_value")
     finally:
         con.close()
+    sink.add_rows("online über Fallzahl", "warning", over,
+                  lambda r: (f"Online-Fälle ({number_de(r['value'])}) sind mehr als alle Fälle "
+                             f"({number_de(r['fall_value'])}) im selben Zeitraum; bitte prüfen"), "c_value")

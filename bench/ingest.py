@@ -1,0 +1,147 @@
+"""Ingest benchmark: our full ingest vs pandas.read_excel alone, side by side in one run.
+
+    .venv/bin/python bench/ingest.py [--sizes 100000,500000] [--openpyxl-max 100000] [--repeat 1]
+
+Generates long workbooks (cached in bench/out/, which git ignores) and measures, each in its own
+child process (so peak memory is that of the measured work alone):
+  ours          analyse (guard, read, recognise, validate) + commit into a fresh DuckDB file
+  ours:analyse  the same without the load
+  calamine      pandas.read_excel(engine="calamine") alone
+  openpyxl      pandas.read_excel(engine="openpyxl") alone (slow: only up to --openpyxl-max rows)
+and, as whole processes (interpreter start and imports included): `kpi ingest FILE` vs a process
+that only runs pandas.read_excel(engine="calamine"). The machine is shared: compare, don't trust
+single absolute times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PY = sys.executable
+
+
+def workbook(n: int) -> Path:
+    sys.path.insert(0, str(ROOT))
+    from bench.xlsxgen import write_long_workbook
+
+    path = OUT / f"long_{n}.xlsx"
+    if not path.exists():
+        t = time.perf_counter()
+        write_long_workbook(path, n)
+        print(f"  {path.name} geschrieben ({path.stat().st_size / 2**20:.1f} MB, "
+              f"{time.perf_counter() - t:.1f} s)", flush=True)
+    return path
+
+
+def measure(kind: str, path: Path) -> dict:
+    """Child-process body: run one kind on one file; print JSON with seconds, cpu and peak MB."""
+    sys.path.insert(0, str(ROOT))
+    data = path.read_bytes()
+    if kind.startswith("ours"):
+        from kpi.db import open_database
+        from kpi.ingest import pipeline
+
+        with tempfile.TemporaryDirectory() as tmp:
+            db = open_database(Path(tmp) / "bench.duckdb")
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = pipeline.analyse(data, path.name)
+            assert not res.has_errors, res.report_de()[:2000]
+            n = res.n_valid_rows
+            if kind == "ours":
+                counts = pipeline.commit(db, res)
+                assert counts.inserted == n
+            secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+            db.close()
+    else:
+        import pandas as pd
+
+        t0, c0 = time.perf_counter(), time.process_time()
+        df = pd.read_excel(path, engine=kind)
+        n = len(df)
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"kind": kind, "rows": n, "seconds": secs, "cpu": cpu, "peak_mb": peak}
+
+
+def child(kind: str, path: Path) -> dict:
+    proc = subprocess.run([PY, __file__, "--measure", kind, str(path)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} auf {path.name} fehlgeschlagen:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def whole_process(cmd: list[str]) -> float:
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    secs = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} fehlgeschlagen:\n{proc.stderr[-3000:]}")
+    return secs
+
+
+def best(runs: list[dict]) -> dict:
+    return min(runs, key=lambda r: r["seconds"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100000,500000")
+    ap.add_argument("--openpyxl-max", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=1, help="best of N for each figure")
+    ap.add_argument("--measure", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure[0], Path(args.measure[1]))))
+        return
+    load = os.getloadavg()[0]
+    print(f"Ingest-Benchmark (Python {sys.version.split()[0]}, {os.cpu_count()} Kerne, Last {load:.1f})")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows_out = []
+    for n in sizes:
+        path = workbook(n)
+        kinds = ["ours", "ours:analyse", "calamine"] + (["openpyxl"] if n <= args.openpyxl_max else [])
+        res = {k: best([child(k, path) for _ in range(args.repeat)]) for k in kinds}
+        with tempfile.TemporaryDirectory() as tmp:
+            kpi_cmd = [PY, "-m", "kpi", "ingest", str(path), "--db", str(Path(tmp) / "w.duckdb")]
+            pd_cmd = [PY, "-c", f"import pandas as pd; pd.read_excel({str(path)!r}, engine='calamine')"]
+            w_kpi = min(whole_process(kpi_cmd) for _ in range(args.repeat))
+            w_pd = min(whole_process(pd_cmd) for _ in range(args.repeat))
+        rows_out.append((n, res, w_kpi, w_pd))
+
+    print()
+    print(f"{'Zeilen':>8} {'Messung':<34} {'Zeit s':>8} {'CPU s':>8} {'Spitze MB':>10}")
+    for n, res, w_kpi, w_pd in rows_out:
+        for k, r in res.items():
+            label = {"ours": "KPI-Cockpit: prüfen + laden", "ours:analyse": "KPI-Cockpit: nur prüfen",
+                     "calamine": "pandas.read_excel(calamine)", "openpyxl": "pandas.read_excel(openpyxl)"}[k]
+            print(f"{n:>8} {label:<34} {r['seconds']:>8.2f} {r['cpu']:>8.2f} {r['peak_mb']:>10.0f}")
+        print(f"{n:>8} {'Prozess: kpi ingest':<34} {w_kpi:>8.2f}")
+        print(f"{n:>8} {'Prozess: nur pandas+calamine':<34} {w_pd:>8.2f}")
+    print()
+    print("Verhältnisse (kleiner ist besser für KPI-Cockpit):")
+    for n, res, w_kpi, w_pd in rows_out:
+        ours = res["ours"]["seconds"]
+        line = f"  {n:>7} Zeilen: ours/calamine {ours / res['calamine']['seconds']:.2f}×"
+        if "openpyxl" in res:
+            line += f", ours/openpyxl {ours / res['openpyxl']['seconds']:.3f}× " \
+                    f"(= {res['openpyxl']['seconds'] / ours:.1f}× schneller)"
+        line += f", Prozess kpi ingest / pandas-calamine-Prozess {w_kpi / w_pd:.2f}×"
+        print(line)
+    print()
+    print("Ziele: 100.000 Zeilen ≤ 1,5 s im Prozess und ≥ 10× schneller als pandas+openpyxl; "
+          "Prozess < 0,75× pandas+calamine; 500.000 Zeilen ≤ 6 s bei ≤ 500 MB Spitze.")
+
+
+if __name__ == "__main__":
+    main()
