@@ -96,71 +96,134 @@ def _massnahme_where(filters: Filters) -> tuple[str, dict]:
     return ("WHERE " + " AND ".join(parts) if parts else ""), params
 
 
-def kpi_series(db: Database, filters: Filters, kpi: str, by: str = "total",
-               granularity: str | None = None) -> pd.DataFrame:
-    """KPI per period and series, aggregated by the KPI's rule; plus the total of all series.
+def _measurement_filter(filters: Filters) -> tuple[list[str], dict]:
+    """Conditions on `measurement me` for the Kommune/Maßnahme/Handlungsfeld/period filters.
 
-    Returns columns period (datetime64), kommune, massnahme, series (label; 'Gesamt' for the
-    total rows), is_total (bool), value (float), months (distinct months with a value).
-    Empty frame (same columns) when nothing matches.
+    Names are resolved to ids in small semi-joins, so the big table is scanned without joins.
+    Kommune-wide values (no Maßnahme) count unless Maßnahmen or Handlungsfelder are chosen.
+    """
+    parts, params = [], {}
+    if filters.massnahme or filters.handlungsfeld:
+        where, p = _massnahme_where(filters)
+        parts.append(f"me.massnahme_id IN (SELECT m.massnahme_id FROM massnahme m "
+                     f"JOIN kommune k USING (kommune_id) {where})")
+        params.update(p)
+    elif filters.kommune:
+        parts.append("me.kommune_id IN (SELECT kommune_id FROM kommune WHERE name IN (SELECT unnest($kommune)))")
+        params["kommune"] = list(filters.kommune)
+    if filters.period_from is not None:
+        parts.append("me.period_start >= $period_from")
+        params["period_from"] = filters.period_from
+    if filters.period_to is not None:
+        parts.append("me.period_start <= $period_to")
+        params["period_to"] = filters.period_to
+    return parts, params
+
+
+def _empty_series() -> pd.DataFrame:
+    return pd.DataFrame({"kpi": pd.Series(dtype=object), "period": pd.Series(dtype="datetime64[ns]"),
+                         "kommune": pd.Series(dtype=object), "massnahme": pd.Series(dtype=object),
+                         "series": pd.Series(dtype=object), "is_total": pd.Series(dtype=bool),
+                         "value": pd.Series(dtype=float), "months": pd.Series(dtype=int)})
+
+
+def kpi_series_many(db: Database, filters: Filters, kpis: tuple[str, ...], by: str = "total",
+                    granularity: str | None = None) -> pd.DataFrame:
+    """Several KPIs per period and series in one scan, each aggregated by its own rule (module doc).
+
+    Stage 1 aggregates per KPI, period and Maßnahme (sums, counts, weighted sums, newest value);
+    stage 2 combines those small rows per series and for the total (GROUPING SETS).
+    Columns: kpi, period (datetime64), kommune, massnahme, series ('Gesamt' for totals), is_total,
+    value, months (months from the first to the last value in the period, the most of any member).
     """
     granularity = granularity or filters.granularity
     if granularity not in _BUCKET or by not in _BY:
         raise ValueError(f"unknown granularity {granularity!r} or split {by!r}")
-    rule = kpi_info(db, kpi)["aggregation"]
-    if rule not in _AGGREGATIONS:
-        raise ValueError(f"unknown aggregation {rule!r}")
-    where, params = _scope(filters).where_sql("v")
-    where = (where + " AND " if where else "WHERE ") + "v.kpi = $kpi_key"
-    params["kpi_key"] = kpi
-    bucket = _BUCKET[granularity]
+    if not kpis:
+        return _empty_series()
+    parts, params = _measurement_filter(filters)
+    # a constant IN list (values bound as $k0, $k1, …) is pushed into the scan; a subquery is not
+    names = [f"k{i}" for i in range(len(kpis))]
+    parts.insert(0, "me.kpi IN (" + ", ".join(f"${n}" for n in names) + ")")
+    params.update(zip(names, kpis, strict=True))
+    params["kpis"] = list(kpis)
+    rules = dict(db.query("SELECT key, aggregation FROM kpi WHERE key IN (SELECT unnest($kpis))",
+                          {"kpis": list(kpis)}))
+    weighted = [k for k in kpis if rules.get(k) == "wmean_fallzahl"]
+    # the case-count join only when a weighted KPI is asked for: it doubles the work
+    weight_join = """
+            LEFT JOIN (SELECT kommune_id, massnahme_id, period_start, granularity, value FROM measurement
+                       WHERE kpi = 'fallzahl') w
+                 ON list_contains($weighted, me.kpi)
+                 AND w.kommune_id = me.kommune_id AND coalesce(w.massnahme_id, -1) = coalesce(me.massnahme_id, -1)
+                 AND w.period_start = me.period_start AND w.granularity = me.granularity""" if weighted else ""
+    weight_cols = ("sum(me.value * w.value) FILTER (WHERE w.value > 0) AS sw, "
+                   "sum(w.value) FILTER (WHERE w.value > 0) AS ww" if weighted else
+                   "NULL::DOUBLE AS sw, NULL::DOUBLE AS ww")
+    if weighted:
+        params["weighted"] = weighted
+    per_unit = "last" in rules.values()  # 'last' needs the newest value of each Maßnahme first
+    newest = "arg_max(me.value, me.period_start)" if per_unit else "NULL::DOUBLE"
+    # stage 1 groups no finer than needed: fewer groups is what makes it fast
+    with_k = per_unit or by != "total"
+    with_m = per_unit or by == "massnahme"
+    unit_cols = (", me.kommune_id" if with_k else "") + (", me.massnahme_id" if with_m else "")
+    name_cols = ("k.name AS kommune" if with_k else "NULL::VARCHAR AS kommune") + ", " + (
+        "m.name AS massnahme" if with_m else "NULL::VARCHAR AS massnahme")
+    name_joins = ("JOIN kommune k USING (kommune_id) " if with_k else "") + (
+        "LEFT JOIN massnahme m ON m.massnahme_id = u.massnahme_id" if with_m else "")
+    bucket = _BUCKET[granularity].replace("v.period", "me.period_start")
     group_cols = {"total": [], "kommune": ["kommune"], "massnahme": ["kommune", "massnahme"]}[by]
-    keys = ", ".join(["bucket", *group_cols])
-    sets = f"GROUPING SETS (({keys}), (bucket))" if group_cols else "(bucket)"
+    keys = ", ".join(["kpi", "bucket", *group_cols])
+    sets = f"GROUPING SETS (({keys}), (kpi, bucket))" if group_cols else "(kpi, bucket)"
     sel_groups = "".join(f", {c}" for c in group_cols) + "".join(
         f", NULL::VARCHAR AS {c}" for c in ("kommune", "massnahme") if c not in group_cols)
     total_flag = f"grouping({group_cols[0]}) = 1" if group_cols else "true"
-
-    if rule == "wmean_fallzahl":
-        source = f"""
-            SELECT {bucket} AS bucket, v.kommune, v.massnahme, v.period, v.value, w.value AS weight
-            FROM v_measurement v
-            LEFT JOIN measurement w ON w.kpi = 'fallzahl' AND w.kommune_id = v.kommune_id
-                 AND coalesce(w.massnahme_id, -1) = coalesce(v.massnahme_id, -1)
-                 AND w.period_start = v.period AND w.granularity = v.granularity
-            {where}"""
-        agg = ("coalesce(sum(value * weight) FILTER (WHERE weight > 0) "
-               "/ nullif(sum(weight) FILTER (WHERE weight > 0), 0), avg(value))")
-    elif rule == "last":
-        # newest value per Maßnahme (or Kommune-wide series) in each period, then the mean
-        source = f"""
-            SELECT {bucket} AS bucket, v.kommune, v.massnahme,
-                   arg_max(v.value, v.period) AS value, max(v.period) AS period
-            FROM v_measurement v {where}
-            GROUP BY ALL"""
-        agg = "avg(value)"
-    else:
-        source = f"SELECT {bucket} AS bucket, v.kommune, v.massnahme, v.period, v.value FROM v_measurement v {where}"
-        agg = "sum(value)" if rule == "sum" else "avg(value)"
-
     sql = f"""
-        WITH src AS ({source})
-        SELECT bucket AS period{sel_groups}, {total_flag} AS is_total,
-               {agg} AS value, count(DISTINCT date_trunc('month', period)) AS months
-        FROM src
+        WITH rules AS (SELECT key AS kpi, aggregation AS rule FROM kpi WHERE key IN (SELECT unnest($kpis))),
+        unit AS (
+            SELECT me.kpi, {bucket} AS bucket{unit_cols},
+                   sum(me.value) AS s, count(me.value) AS n, {weight_cols},
+                   {newest} AS newest,
+                   date_diff('month', min(me.period_start), max(me.period_start)) + 1 AS months
+            FROM measurement me {weight_join}
+            WHERE {" AND ".join(parts)}
+            GROUP BY ALL),
+        named AS (
+            SELECT u.*, r.rule, {name_cols}
+            FROM unit u JOIN rules r USING (kpi) {name_joins})
+        SELECT kpi, bucket AS period{sel_groups}, {total_flag} AS is_total,
+               CASE any_value(rule)
+                   WHEN 'sum' THEN sum(s)
+                   WHEN 'mean' THEN sum(s) / sum(n)
+                   WHEN 'wmean_fallzahl' THEN coalesce(sum(sw) / nullif(sum(ww), 0), sum(s) / sum(n))
+                   ELSE avg(newest) END AS value,
+               max(months) AS months
+        FROM named
         GROUP BY {sets}
-        ORDER BY is_total, kommune, massnahme, period"""
+        ORDER BY kpi, is_total, kommune, massnahme, period"""
     df = db.df(sql, params)
     if df.empty:
-        return pd.DataFrame({"period": pd.Series(dtype="datetime64[ns]"), "kommune": pd.Series(dtype=object),
-                             "massnahme": pd.Series(dtype=object), "series": pd.Series(dtype=object),
-                             "is_total": pd.Series(dtype=bool), "value": pd.Series(dtype=float),
-                             "months": pd.Series(dtype=int)})
+        return _empty_series()
     df["period"] = pd.to_datetime(df["period"])
     df["is_total"] = df["is_total"].astype(bool)
     df["months"] = df["months"].astype(int)
-    df["series"] = _series_labels(df, by)
-    return df[["period", "kommune", "massnahme", "series", "is_total", "value", "months"]]
+    df["series"] = None
+    for kpi in df["kpi"].unique():
+        idx = df["kpi"] == kpi
+        df.loc[idx, "series"] = _series_labels(df[idx], by)
+    return df[["kpi", "period", "kommune", "massnahme", "series", "is_total", "value", "months"]]
+
+
+def kpi_series(db: Database, filters: Filters, kpi: str, by: str = "total",
+               granularity: str | None = None) -> pd.DataFrame:
+    """One KPI per period and series, aggregated by its rule, plus the total of all series.
+
+    Columns period (datetime64), kommune, massnahme, series ('Gesamt' for totals), is_total, value,
+    months. Empty frame (same columns) when nothing matches.
+    """
+    df = kpi_series_many(db, filters, (kpi,), by, granularity)
+    return df.drop(columns="kpi").reset_index(drop=True)
 
 
 def _series_labels(df: pd.DataFrame, by: str) -> pd.Series:

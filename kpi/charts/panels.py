@@ -48,11 +48,15 @@ def kpi_panels(db: Database, filters: Filters, kpis: tuple[str, ...], height: in
     """One panel per KPI over time for the filter (see `kpi_panel`); the selection is decided once."""
     sel = queries.selection(db, filters)
     golive = queries.golive_marks(db, filters)
-    return [kpi_panel(db, filters, kpi, height=height, sel=sel, golive=golive) for kpi in kpis]
+    many = queries.kpi_series_many(db, filters, kpis, by=sel.split)  # one scan for all KPIs of a page
+    return [kpi_panel(db, filters, kpi, height=height, sel=sel, golive=golive,
+                      series=many[many["kpi"] == kpi].drop(columns="kpi").reset_index(drop=True))
+            for kpi in kpis]
 
 
 def kpi_panel(db: Database, filters: Filters, kpi: str, height: int = 380,
-              sel: queries.Selection | None = None, golive: pd.DataFrame | None = None) -> Panel:
+              sel: queries.Selection | None = None, golive: pd.DataFrame | None = None,
+              series: pd.DataFrame | None = None) -> Panel:
     """One KPI over time: split by Kommune or Maßnahme, go-live marks, target and baseline.
 
     Target and baseline are drawn when the filter selects exactly one Maßnahme (they belong to it).
@@ -60,7 +64,7 @@ def kpi_panel(db: Database, filters: Filters, kpi: str, height: int = 380,
     sel = sel or queries.selection(db, filters)
     golive = queries.golive_marks(db, filters) if golive is None else golive
     info = queries.kpi_info(db, kpi)
-    series = queries.kpi_series(db, filters, kpi, by=sel.split)
+    series = queries.kpi_series(db, filters, kpi, by=sel.split) if series is None else series
     base = queries.baseline(db, sel.single[0], sel.single[1], kpi) if sel.single else None
     target = queries.targets(db, filters, kpi) if sel.single else None
     g = filters.granularity
