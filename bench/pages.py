@@ -113,22 +113,46 @@ def measure(page: str, profile: bool = False) -> dict:
     if page != "pages/ueberblick.py":
         at.switch_page(page)
     clear_computed()
-    prof = cProfile.Profile() if profile else None
-    if prof:
-        prof.enable()
+    prof = _profile_script_thread() if profile else None
     first = timed(at.run)
-    if prof:
-        prof.disable()
-        s = io.StringIO()
-        pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(30)
-        print(s.getvalue())
+    _report(prof, "erster Aufruf")
     err = at.exception
     rerun = min(timed(at.run), timed(at.run))
+    _report(prof, "Wiederholung (zweimal)")
     what = change_filter(at)
     flt = timed(at.run) if what else None
+    _report(prof, "Filterwechsel")
     err = err or at.exception
     return {"first": first, "rerun": rerun, "filter": flt, "what": what,
             "error": str(err[0].message)[:60] if err else ""}
+
+
+def _profile_script_thread() -> cProfile.Profile:
+    """Profile the script runs themselves: AppTest executes the page in its own thread."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    prof = cProfile.Profile()
+    original = script_runner.ScriptRunner._run_script
+
+    def run_profiled(self, rerun_data):
+        prof.enable()
+        try:
+            return original(self, rerun_data)
+        finally:
+            prof.disable()
+
+    script_runner.ScriptRunner._run_script = run_profiled
+    return prof
+
+
+def _report(prof: cProfile.Profile | None, what: str) -> None:
+    if prof is None:
+        return
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(35)
+    print(f"===== Profil: {what} =====")
+    print(out.getvalue())
+    prof.clear()
 
 
 def fmt_s(x: float | None, target: float | None = None) -> str:

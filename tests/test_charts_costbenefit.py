@@ -76,19 +76,21 @@ def test_cumulative_summary_and_table_in_german():
 
 def test_npv_bars_sorted_signed_and_rate_in_axis_title():
     frame = pd.DataFrame({"massnahme": ["A", "B", "C"], "npv_eur": [-5_000.0, 120_000.0, 30_000.0]})
-    spec = cb.npv_bars(frame, discount_rate=0.03).to_dict()
+    spec = cb.npv_bars(frame, discount_rate=0.03)
+    alt.LayerChart.from_dict(spec)
     bars = spec["layer"][0]
     assert bars["encoding"]["x"]["title"] == "Kapitalwert (Zinssatz 3,0\u00a0%)"
     assert bars["encoding"]["y"]["sort"] == ["B", "C", "A"]
     assert bars["encoding"]["color"]["scale"]["range"] == [BENEFIT_COLOR, COST_COLOR]
-    rows = spec["datasets"][bars["data"]["name"]] if "data" in bars else next(iter(spec["datasets"].values()))
+    rows = spec["datasets"][bars["data"]["name"]]
     assert {r["massnahme"]: r["vorzeichen"] for r in rows} == {"A": "negativ", "B": "positiv", "C": "positiv"}
     assert _layer_marks(spec) == ["bar", "text", "rule"]
 
 
 def test_plan_vs_actual_groups_plan_and_actual_per_year():
     frame = pd.DataFrame({"year": [2023, 2024], "plan_eur": [-10_000.0, 20_000.0], "actual_eur": [-12_000.0, None]})
-    spec = cb.plan_vs_actual_chart(frame).to_dict()
+    spec = cb.plan_vs_actual_chart(frame)
+    alt.LayerChart.from_dict(spec)
     bars = spec["layer"][0]
     assert bars["encoding"]["xOffset"]["field"] == "art"
     rows = next(r for r in spec["datasets"].values() if r and "art" in r[0])
@@ -101,7 +103,8 @@ def test_plan_vs_actual_groups_plan_and_actual_per_year():
 def test_tornado_orders_by_swing_and_bars_start_at_base_npv():
     frame = pd.DataFrame({"input_de": ["Fallzahl", "Zinssatz"], "low_npv": [80.0, 95.0],
                           "high_npv": [120.0, 104.0]})
-    spec = cb.tornado_chart(frame, base_npv=100.0).to_dict()
+    spec = cb.tornado_chart(frame, base_npv=100.0)
+    alt.LayerChart.from_dict(spec)
     bars = spec["layer"][0]
     assert bars["encoding"]["y"]["sort"] == ["Fallzahl", "Zinssatz"]
     assert bars["encoding"]["x2"] == {"field": "base"}

@@ -91,13 +91,7 @@ def cumulative_chart(series: pd.DataFrame, break_even: date | None = None, *,
                                 "fontSize": font_size, "fontWeight": "bold", "color": "#00704f"},
                        "encoding": {"x": x, "y": {"value": 0},
                                     "text": {"field": "label", "type": "nominal"}}})
-    spec = top_level(layers, datasets, height=height)
-    if font_size != 13:
-        spec["config"] = {**spec["config"], "axis": {**spec["config"].get("axis", {}), "labelFontSize": font_size,
-                                                      "titleFontSize": font_size},
-                          "legend": {**spec["config"].get("legend", {}), "labelFontSize": font_size,
-                                     "titleFontSize": font_size}}
-    return spec
+    return _with_font(top_level(layers, datasets, height=height), font_size)
 
 
 def cumulative_summary_de(series: pd.DataFrame, break_even: date | None, scope: str) -> str:
@@ -129,9 +123,36 @@ def cumulative_table(series: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def _with_font(spec: dict, font_size: int) -> dict:
+    if font_size != 13:
+        cfg = spec["config"]
+        spec["config"] = {**cfg, "axis": {**cfg.get("axis", {}), "labelFontSize": font_size,
+                                          "titleFontSize": font_size},
+                          "legend": {**cfg.get("legend", {}), "labelFontSize": font_size,
+                                     "titleFontSize": font_size}}
+    return spec
+
+
+def _q(field: str, title: str | None = None, fmt_: str | None = None, **extra) -> dict:
+    out = {"field": field, "type": "quantitative", **extra}
+    if title is not None:
+        out["title"] = title
+    if fmt_ is not None:
+        out["format"] = fmt_
+    return out
+
+
+def _n(field: str, title: str | None = None, **extra) -> dict:
+    out = {"field": field, "type": "nominal", **extra}
+    if title is not None:
+        out["title"] = title
+    return out
+
+
 def npv_bars(frame: pd.DataFrame, *, discount_rate: float | None = None, height: int | None = None,
-             font_size: int = 13) -> alt.TopLevelMixin:
-    """Horizontal bars of the NPV per Maßnahme (columns massnahme, npv_eur); sign shown by colour and text."""
+             font_size: int = 13) -> dict:
+    """Vega-Lite dict: horizontal NPV bars per Maßnahme (columns massnahme, npv_eur), largest first;
+    the sign is shown by colour AND by the printed amount."""
     data = frame[["massnahme", "npv_eur"]].dropna().copy()
     data["vorzeichen"] = ["positiv" if v >= 0 else "negativ" for v in data["npv_eur"]]
     data["label"] = [fmt.eur_short_de(v) for v in data["npv_eur"]]
@@ -139,73 +160,73 @@ def npv_bars(frame: pd.DataFrame, *, discount_rate: float | None = None, height:
     if discount_rate is not None:
         title += f" (Zinssatz {fmt.pct_de(discount_rate, 1)})"
     order = data.sort_values("npv_eur", ascending=False)["massnahme"].tolist()
-    base = alt.Chart(data).encode(
-        y=alt.Y("massnahme:N", title=None, sort=order, axis=alt.Axis(labelLimit=260)),
-        x=alt.X("npv_eur:Q", title=title, axis=alt.Axis(format=FMT_EUR)),
-    )
-    bars = base.mark_bar().encode(
-        color=alt.Color("vorzeichen:N", title="Kapitalwert",
-                        scale=alt.Scale(domain=["positiv", "negativ"], range=[BENEFIT_COLOR, COST_COLOR])),
-        tooltip=[alt.Tooltip("massnahme:N", title="Maßnahme"),
-                 alt.Tooltip("npv_eur:Q", title="Kapitalwert", format=FMT_EUR)],
-    )
-    labels = base.mark_text(align="left", dx=4, color="#1a1a1a", fontSize=font_size).encode(text="label:N")
-    zero_rule = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color=MUTED).encode(x="x:Q")
+    y = _n("massnahme", None, sort=order, axis={"labelLimit": 260})
+    x = _q("npv_eur", title, axis={"format": FMT_EUR})
+    bars = {"data": {"name": "kapitalwert"}, "mark": {"type": "bar"},
+            "encoding": {"x": x, "y": y,
+                         "color": _n("vorzeichen", "Kapitalwert",
+                                     scale={"domain": ["positiv", "negativ"], "range": [BENEFIT_COLOR, COST_COLOR]}),
+                         "tooltip": [_n("massnahme", "Maßnahme"), _q("npv_eur", "Kapitalwert", FMT_EUR)]}}
+    labels = {"data": {"name": "kapitalwert"},
+              "mark": {"type": "text", "align": "left", "dx": 4, "color": "#1a1a1a", "fontSize": font_size},
+              "encoding": {"x": x, "y": y, "text": _n("label")}}
+    zero_rule = {"data": {"values": [{"x": 0}]}, "mark": {"type": "rule", "color": MUTED},
+                 "encoding": {"x": _q("x")}}
     h = height or max(120, 34 * len(data))
-    return german(alt.layer(bars, labels, zero_rule).properties(height=h, width="container"),
-                  font_size=font_size)
+    return _with_font(top_level([bars, labels, zero_rule], {"kapitalwert": records(data)}, height=h), font_size)
 
 
 PLAN_LABEL = "Plan"
 ACTUAL_LABEL = "Ist"
 
 
-def plan_vs_actual_chart(frame: pd.DataFrame, *, font_size: int = 13) -> alt.TopLevelMixin:
-    """Grouped bars per year: planned vs. actual net benefit (columns year, plan_eur, actual_eur)."""
+def plan_vs_actual_chart(frame: pd.DataFrame, *, font_size: int = 13) -> dict:
+    """Vega-Lite dict: grouped bars per year, planned vs. actual net benefit (columns year, plan_eur,
+    actual_eur); a missing actual is left out, not drawn as zero."""
     rows = []
     for r in frame.itertuples(index=False):
         rows.append({"year": str(int(r.year)), "art": PLAN_LABEL, "eur": r.plan_eur})
         rows.append({"year": str(int(r.year)), "art": ACTUAL_LABEL, "eur": r.actual_eur})
     data = pd.DataFrame(rows, columns=["year", "art", "eur"]).dropna()
-    bars = alt.Chart(data).mark_bar().encode(
-        x=alt.X("year:N", title="Jahr"),
-        xOffset=alt.XOffset("art:N", sort=[PLAN_LABEL, ACTUAL_LABEL]),
-        y=alt.Y("eur:Q", title="Nettonutzen je Jahr", axis=alt.Axis(format=FMT_EUR)),
-        color=alt.Color("art:N", title=None,
-                        scale=alt.Scale(domain=[PLAN_LABEL, ACTUAL_LABEL], range=["#56B4E9", BENEFIT_COLOR])),
-        tooltip=[alt.Tooltip("year:N", title="Jahr"), alt.Tooltip("art:N", title="Art"),
-                 alt.Tooltip("eur:Q", title="Nettonutzen", format=FMT_EUR)],
-    )
-    zero_rule = alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(color=MUTED).encode(y="y:Q")
-    return german(alt.layer(bars, zero_rule).properties(height=300, width="container"), font_size=font_size)
+    bars = {"data": {"name": "plan_ist"}, "mark": {"type": "bar"},
+            "encoding": {"x": _n("year", "Jahr"), "xOffset": _n("art", sort=[PLAN_LABEL, ACTUAL_LABEL]),
+                         "y": _q("eur", "Nettonutzen je Jahr", axis={"format": FMT_EUR}),
+                         "color": _n("art", None, scale={"domain": [PLAN_LABEL, ACTUAL_LABEL],
+                                                         "range": ["#56B4E9", BENEFIT_COLOR]}),
+                         "tooltip": [_n("year", "Jahr"), _n("art", "Art"), _q("eur", "Nettonutzen", FMT_EUR)]}}
+    zero_rule = {"data": {"values": [{"y": 0}]}, "mark": {"type": "rule", "color": MUTED},
+                 "encoding": {"y": _q("y")}}
+    return _with_font(top_level([bars, zero_rule], {"plan_ist": records(data)}, height=300), font_size)
 
 
-def tornado_chart(frame: pd.DataFrame, base_npv: float, *, font_size: int = 13) -> alt.TopLevelMixin:
-    """Tornado: per input the NPV at −20 % and +20 % as bars from the base NPV
+LOW_LABEL = "Eingabe −20 %"
+HIGH_LABEL = "Eingabe +20 %"
+
+
+def tornado_chart(frame: pd.DataFrame, base_npv: float, *, font_size: int = 13) -> dict:
+    """Vega-Lite dict: per input the NPV at −20 % and +20 % as bars from the base NPV
     (columns input_de, low_npv, high_npv as from sensitivity.tornado); widest swing on top."""
     data = frame.copy()
     data["swing"] = (data["high_npv"] - data["low_npv"]).abs()
     order = data.sort_values("swing", ascending=False)["input_de"].tolist()
     rows = []
     for r in data.itertuples(index=False):
-        rows.append({"input_de": r.input_de, "fall": "Eingabe −20 %", "npv": r.low_npv, "base": base_npv})
-        rows.append({"input_de": r.input_de, "fall": "Eingabe +20 %", "npv": r.high_npv, "base": base_npv})
+        rows.append({"input_de": r.input_de, "fall": LOW_LABEL, "npv": r.low_npv, "base": base_npv})
+        rows.append({"input_de": r.input_de, "fall": HIGH_LABEL, "npv": r.high_npv, "base": base_npv})
     long = pd.DataFrame(rows, columns=["input_de", "fall", "npv", "base"])
-    bars = alt.Chart(long).mark_bar(height={"band": 0.7}).encode(
-        y=alt.Y("input_de:N", title=None, sort=order, axis=alt.Axis(labelLimit=260)),
-        x=alt.X("npv:Q", title="Kapitalwert", axis=alt.Axis(format=FMT_EUR)),
-        x2="base:Q",
-        color=alt.Color("fall:N", title=None,
-                        scale=alt.Scale(domain=["Eingabe −20 %", "Eingabe +20 %"], range=[COST_COLOR, BENEFIT_COLOR])),
-        tooltip=[alt.Tooltip("input_de:N", title="Eingangsgröße"), alt.Tooltip("fall:N", title="Fall"),
-                 alt.Tooltip("npv:Q", title="Kapitalwert", format=FMT_EUR)],
-    )
-    base_rule = alt.Chart(pd.DataFrame({"x": [base_npv]})).mark_rule(color="#1a1a1a", strokeWidth=2).encode(
-        x="x:Q", tooltip=[alt.Tooltip("x:Q", title="Kapitalwert (Basis)", format=FMT_EUR)])
-    zero_rule = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color=MUTED, strokeDash=[4, 3]).encode(x="x:Q")
+    bars = {"data": {"name": "tornado"}, "mark": {"type": "bar", "height": {"band": 0.7}},
+            "encoding": {"y": _n("input_de", None, sort=order, axis={"labelLimit": 260}),
+                         "x": _q("npv", "Kapitalwert", axis={"format": FMT_EUR}), "x2": {"field": "base"},
+                         "color": _n("fall", None, scale={"domain": [LOW_LABEL, HIGH_LABEL],
+                                                          "range": [COST_COLOR, BENEFIT_COLOR]}),
+                         "tooltip": [_n("input_de", "Eingangsgröße"), _n("fall", "Fall"),
+                                     _q("npv", "Kapitalwert", FMT_EUR)]}}
+    base_rule = {"data": {"values": [{"x": base_npv}]}, "mark": {"type": "rule", "color": "#1a1a1a", "strokeWidth": 2},
+                 "encoding": {"x": _q("x"), "tooltip": [_q("x", "Kapitalwert (Basis)", FMT_EUR)]}}
+    zero_rule = {"data": {"values": [{"x": 0}]}, "mark": {"type": "rule", "color": MUTED, "strokeDash": [4, 3]},
+                 "encoding": {"x": _q("x")}}
     h = max(120, 44 * len(order))
-    return german(alt.layer(bars, base_rule, zero_rule).properties(height=h, width="container"),
-                  font_size=font_size)
+    return _with_font(top_level([bars, base_rule, zero_rule], {"tornado": records(long)}, height=h), font_size)
 
 
 def tornado_summary_de(frame: pd.DataFrame, base_npv: float) -> str:
@@ -287,7 +308,7 @@ def wibe_npv_block(db, kommune: str | None = None) -> tuple[dict | None, str, pd
     summary = (f"Den höchsten Kapitalwert hat {best['massnahme']} mit {fmt.eur_de(best['npv_eur'])} "
                f"(Zinssatz {rate}); {int((npv['npv_eur'] < 0).sum())} von {len(npv)} sind negativ.")
     table = pd.DataFrame({"Maßnahme": npv["massnahme"], f"Kapitalwert ({rate})": [fmt.eur_de(v) for v in npv["npv_eur"]]})
-    return npv_bars(npv, discount_rate=view.discount_rate).to_dict(), summary, table, view.npv_note
+    return npv_bars(npv, discount_rate=view.discount_rate), summary, table, view.npv_note
 
 
 def plan_block(db, kommune: str, massnahme: str) -> tuple[dict | None, str, pd.DataFrame]:
@@ -302,7 +323,7 @@ def plan_block(db, kommune: str, massnahme: str) -> tuple[dict | None, str, pd.D
     total = table.iloc[-1]
     summary = (f"Plan/Ist {massnahme}: geplant {total['Plan Nettonutzen']}, erreicht {total['Ist Nettonutzen']} "
                f"Nettonutzen in den Planjahren mit Ist-Werten (Abweichung {total['Abweichung']}).")
-    return plan_vs_actual_chart(plan).to_dict(), summary, table
+    return plan_vs_actual_chart(plan), summary, table
 
 
 def sensitivity_block(db, kommune: str, massnahme: str) -> tuple[dict | None, str, pd.DataFrame, list[str]]:
@@ -316,5 +337,5 @@ def sensitivity_block(db, kommune: str, massnahme: str) -> tuple[dict | None, st
             pd.DataFrame(), []
     frame = sensitivity.tornado(result)
     sentences = [b.sentence_de for b in sensitivity.break_even(result)]
-    return (tornado_chart(frame, result.npv_eur).to_dict(), tornado_summary_de(frame, result.npv_eur),
+    return (tornado_chart(frame, result.npv_eur), tornado_summary_de(frame, result.npv_eur),
             tornado_table(frame), sentences)
