@@ -91,6 +91,9 @@ def _refusal_text(exc: Exception) -> str:
 
 def _show_report(result) -> None:
     """Counts, recognised layout, then every problem in German (errors first)."""
+    if result.fatal and not result.n_rows_read:  # unreadable: the reason is all there is to say
+        st.error("\n".join(f"- {i.text_de()}" for i in result.errors))
+        return
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Zeilen gelesen", fmt.number_de(result.n_rows_read))
     c2.metric("Fehler", fmt.number_de(len(result.errors)))
@@ -251,6 +254,9 @@ def _profile_step(data: bytes, name: str, sha: str, result) -> None:
         st.error("Die Datei enthält kein Tabellenblatt.")
         return
     sheet = st.selectbox("Tabellenblatt", sheets, key="pf_sheet")
+    if not any(str(v).strip() for r in rows for v in r if v is not None):
+        st.info(f"Das Blatt „{sheet}“ ist leer. Wählen Sie ein anderes Blatt oder eine andere Datei.")
+        return
     st.caption("Die ersten Zeilen des Blatts (Spalten und Zeilen wie in Excel):")
     st.dataframe(_grid_frame(rows), width="stretch")
     header_row = st.number_input(

@@ -330,3 +330,19 @@ def test_partial_choice_does_not_carry_over_to_the_next_file(page, db_path):
     upload(page, workbook(broken + [("Teststadt", "E-Akte", "fallzahl", "2024-04", "?")]), "andere.xlsx")
     assert page.checkbox(key="up_partial").value is False
     assert not [b for b in page.button if b.key == "up_commit"]
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("kaputt.xlsx", workbook(GOOD_ROWS)[:700]),  # truncated zip
+        ("bild.xlsx", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64),  # not a workbook at all
+        ("leer.csv", b""),
+    ],
+)
+def test_unreadable_file_is_refused_in_german_without_traceback(page, db_path, name, data):
+    upload(page, data, name)
+    assert not page.exception
+    assert page.error, "a German refusal is expected"
+    assert not [b for b in page.button if b.key == "up_commit"]
+    assert uploads(db_path) == []
