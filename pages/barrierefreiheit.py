@@ -12,7 +12,8 @@ require_data()
 filters = filter_panel(fields=("kommune", "massnahme", "period", "granularity"))
 
 st.subheader("Aktueller Stand je Maßnahme")
-st.dataframe(cached(accessibility_table, kommune_or_all(filters)), hide_index=True, width="stretch")
+st.dataframe(cached(accessibility_table, kommune_or_all(filters), filters.massnahme), hide_index=True,
+             width="stretch")
 st.caption("BITV-Test (100-Punkte-Skala des BIK): ab 90 Punkten „gut zugänglich“, ab 95 „sehr gut "
            "zugänglich“. Automatische Tests wie Lighthouse finden nur einen Teil der Barrieren.")
 for panel in cached(kpi_panels, filters, ("bitv_score", "wcag_verstoesse", "bitv_pruefschritte_pct",

@@ -37,7 +37,7 @@ edited_weights = st.data_editor(
     column_config={
         "name": st.column_config.TextColumn("Kriterium", required=True),
         "weight_pct": st.column_config.NumberColumn("Gewicht in %", min_value=0, max_value=100, step=0.5,
-                                                    format="%.1f", required=True),
+                                                    format="localized", required=True),
     },
 )
 errors = validate_weights(edited_weights)
@@ -55,7 +55,7 @@ grid = cached(score_matrix, kommune)
 criteria = [c for c in grid.columns if c not in ("Kommune", "Maßnahme")]
 edited_scores = st.data_editor(
     grid, key="scores_editor", hide_index=True, disabled=not may_edit or ["Kommune", "Maßnahme"], width="stretch",
-    column_config={c: st.column_config.NumberColumn(c, min_value=0, max_value=10, step=0.5, format="%.1f")
+    column_config={c: st.column_config.NumberColumn(c, min_value=0, max_value=10, step=0.5, format="localized")
                    for c in criteria},
 )
 if may_edit and st.button("Punkte speichern", type="primary"):

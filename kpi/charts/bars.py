@@ -63,7 +63,8 @@ def ranking_bars(ranking: pd.DataFrame, *, height: int | None = None) -> dict:
     bars = {"name": "bars", "data": {"name": "ranking"},
             "mark": {"type": "bar", "color": BENEFIT_COLOR, "height": {"band": 0.7}},
             "encoding": {"y": y, "x": {"field": "score", "type": "quantitative", "title": "Nutzwert (0–10 Punkte)",
-                                       "scale": {"domain": [0, 10]}, "axis": {"format": ",.0f"}},
+                                       "scale": {"domain": [0, 10]},
+                                       "axis": {"format": ",.0f", "values": list(range(0, 11))}},
                          "tooltip": [{"field": "name", "type": "nominal", "title": "Maßnahme"},
                                      {"field": "score", "type": "quantitative", "title": "Nutzwert",
                                       "format": ",.2f"},
@@ -106,8 +107,8 @@ def peer_chart(peers: pd.DataFrame, *, label: str, height: int | None = None) ->
             "mark": {"type": "point", "filled": True, "size": 160, "color": COST_COLOR, "shape": "diamond"},
             "encoding": {"y": y, "x": {"field": "value", "type": "quantitative"}, "tooltip": tip}}
     labels = {"name": "dot_labels", "data": {"name": "peers"},
-              "mark": {"type": "text", "align": "left", "dx": 10, "fontSize": 13, "color": "#1a1a1a"},
+              "mark": {"type": "text", "align": "left", "dx": 12, "dy": -12, "fontSize": 14, "color": "#1a1a1a"},
               "encoding": {"y": y, "x": {"field": "value", "type": "quantitative"},
                            "text": {"field": "value_de"}}}
     return spec.top_level([quartile_band, median_rule, dots, labels], {"peers": spec.records(frame)},
-                          height=height or max(140, 44 * len(frame)))
+                          height=height or max(160, 56 * len(frame)))

@@ -74,7 +74,9 @@ def kpi_panel(db: Database, filters: Filters, kpi: str, height: int = 380,
         target=target,
         baseline=base.per_bucket(g, info["aggregation"]) if base else None,
         baseline_spread=base.spread * scale if base and base.spread else None,
-        references=REFERENCES.get(kpi, ()), height=height,
+        references=tuple(r for r in REFERENCES.get(kpi, ())  # a target on the same line says more
+                         if target is None or r[0] not in set(target["target_value"])),
+        height=height,
     )
     summary = timeseries.summary_sentence(
         series, label=info["label"], unit=info["unit"], polarity=info["polarity"],
@@ -108,14 +110,18 @@ _A11Y_COLUMNS = {
 _TREND_DE = {"besser": "▲ besser", "schlechter": "▼ schlechter", "unverändert": "● unverändert"}
 
 
-def accessibility_table(db: Database, kommune: str | None = None) -> pd.DataFrame:
+def accessibility_table(db: Database, kommune: str | None = None,
+                        massnahmen: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per Maßnahme: newest BITV score with its verdict, steps passed, open barriers, Lighthouse; German text.
 
-    Trends vs. the previous test are written as symbol and word (never colour alone).
+    Trends vs. the previous test are written as symbol and word (never colour alone);
+    `massnahmen` narrows the rows to those names (empty: all).
     """
     from kpi.metrics.accessibility import accessibility_summary
 
     df = accessibility_summary(db, kommune)
+    if massnahmen:
+        df = df[df["massnahme"].isin(massnahmen)]
     if df.empty:
         return pd.DataFrame(columns=["Kommune", "Maßnahme", "Stand", *_A11Y_COLUMNS.values()])
     rows = []
