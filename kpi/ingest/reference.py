@@ -46,7 +46,7 @@ SHEETS: dict[str, tuple[str, list[tuple[str, str, str, bool]]]] = {
         ("kommune", "Kommune", "text", True), ("massnahme", "Maßnahme", "text", True),
         ("criterion", "Kriterium", "text", True), ("score", "Punkte (0–10)", "num", True)]),
     "kennzahlen": ("kpis", [
-        ("key", "Schlüssel", "text", True), ("label", "Bezeichnung", "text", True),
+        ("key", "Schlüssel", "kpikey", True), ("label", "Bezeichnung", "text", True),
         ("unit", "Einheit", "text", True), ("family", "Familie", "family", True),
         ("polarity", "Polarität", "polarity", True), ("aggregation", "Aggregation", "aggregation", False),
         ("min_value", "Minimum", "num", False), ("max_value", "Maximum", "num", False)]),
@@ -204,6 +204,11 @@ def _number(text: str, decimal: str = "excel"):
 
 def _convert(text: str, typ: str, kpis: KpiCatalog):
     if typ == "text":
+        return text
+    if typ == "kpikey":
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", text):
+            raise ValueError(f"„{text}“ ist kein gültiger Schlüssel (nur Kleinbuchstaben a–z, Ziffern und _, "
+                             "z. B. termine_online)")
         return text
     if typ == "num":
         v = _number(text)
