@@ -11,7 +11,7 @@ import streamlit as st
 from kpi import catalog, editing, fmt, store
 from kpi.ingest import pipeline, profiles
 from kpi.ingest.layout import header_role
-from kpi.ingest.parse import col_letter, parse_period
+from kpi.ingest.parse import col_letter, fold, parse_period
 from pages._auth import require_role
 from pages._shared import cached, data_version, get_db, page_header
 
@@ -228,6 +228,16 @@ def _suggest_columns(head: list, letters: list[str]) -> dict[str, str]:
     return out
 
 
+def _letter_of(ref: str, head: list, letters: list[str]) -> str | None:
+    """The column letter a profile reference names: a header text (as in the header row) or a letter."""
+    wanted = fold(ref)
+    for letter, text in zip(letters, head, strict=False):
+        if text not in (None, "") and fold(str(text)) == wanted:
+            return letter
+    ref = ref.strip().upper()
+    return ref if ref in letters else None
+
+
 def _guess_header(rows: list[list]) -> int:
     """The first row with at least two filled cells (1-based); 1 if none."""
     for i, r in enumerate(rows, start=1):
@@ -236,8 +246,11 @@ def _guess_header(rows: list[list]) -> int:
     return 1
 
 
-def _profile_step(data: bytes, name: str, sha: str, result) -> None:
-    """Let the user map columns to fields; analyse again with that profile; save it by name."""
+def _profile_step(data: bytes, name: str, sha: str, result, initial=None) -> None:
+    """Let the user map columns to fields; analyse again with that profile; save it by name.
+
+    `initial` (the profile in use) pre-fills the widgets, so a saved profile can be adjusted.
+    """
     if result.needs_profile:
         st.warning(
             "Den Aufbau dieser Datei hat das Programm nicht erkannt. Ordnen Sie die Spalten einmal "
@@ -246,14 +259,16 @@ def _profile_step(data: bytes, name: str, sha: str, result) -> None:
             + "\n".join(f"- {i.text_de()}" for i in result.errors[:5])
         )
     try:
-        sheets, rows = _raw_preview(sha, name, st.session_state.get("pf_sheet"), data)
+        first_sheet = initial.sheet if initial is not None else None
+        sheets, rows = _raw_preview(sha, name, st.session_state.get("pf_sheet", first_sheet), data)
     except Exception as exc:  # ReadError / UnsafeFileError carry a German message
         st.error(_refusal_text(exc))
         return
     if not sheets:
         st.error("Die Datei enthält kein Tabellenblatt.")
         return
-    sheet = st.selectbox("Tabellenblatt", sheets, key="pf_sheet")
+    sheet = st.selectbox("Tabellenblatt", sheets, key="pf_sheet",
+                         index=sheets.index(first_sheet) if first_sheet in sheets else 0)
     if not any(str(v).strip() for r in rows for v in r if v is not None):
         st.info(f"Das Blatt „{sheet}“ ist leer. Wählen Sie ein anderes Blatt oder eine andere Datei.")
         return
@@ -261,7 +276,9 @@ def _profile_step(data: bytes, name: str, sha: str, result) -> None:
     st.dataframe(_grid_frame(rows), width="stretch")
     header_row = st.number_input(
         "Zeile mit den Spaltenüberschriften (0 = keine Überschriften)",
-        min_value=0, max_value=max(1, len(rows)), value=_guess_header(rows), step=1, key="pf_header",
+        min_value=0, max_value=max(1, len(rows)), step=1, key="pf_header",
+        value=(initial.header_row if initial is not None and initial.header_row is not None
+               and initial.header_row <= max(1, len(rows)) else _guess_header(rows)),
     )
     width = max((len(r) for r in rows), default=0)
     head = rows[header_row - 1] if 0 < header_row <= len(rows) else []
@@ -275,6 +292,19 @@ def _profile_step(data: bytes, name: str, sha: str, result) -> None:
         return f"Spalte {letter} – {text}" if text else f"Spalte {letter}"
 
     suggested = _suggest_columns(head, letters)
+    preset_where: list[tuple[str, str]] = []
+    if initial is not None:  # the profile in use wins over what the headers suggest
+        for fld, ref in initial.map.items():
+            if (letter := _letter_of(ref, head, letters)) is not None:
+                suggested[fld] = letter
+        for fld, value in initial.set.items():
+            suggested[fld] = FIXED
+            st.session_state.setdefault(f"pf_set_{fld}", value)
+        preset_where = [(lt, v) for ref, v in initial.where.items()
+                        if (lt := _letter_of(ref, head, letters)) is not None][:3]
+    for i, (letter, value) in enumerate(preset_where):
+        st.session_state.setdefault(f"pf_where_col_{i}", letter)
+        st.session_state.setdefault(f"pf_where_val_{i}", value)
     suffix = f"{sheets.index(sheet)}_{header_row}"  # new defaults when sheet or header row change
     mapping: dict[str, str] = {}
     fixed: dict[str, str] = {}
@@ -288,8 +318,10 @@ def _profile_step(data: bytes, name: str, sha: str, result) -> None:
                                   key=f"pf_map_{fld}_{suffix}")
             if choice == FIXED:
                 if fld == "kpi":
-                    kpis = cached(editing.editor_choices)["kpis"]
-                    value = st.selectbox(f"{label}: fester Wert", [k for k, _, _ in kpis],
+                    keys = [k for k, _, _ in cached(editing.editor_choices)["kpis"]]
+                    if st.session_state.get("pf_set_kpi", keys[0]) not in keys:  # e.g. a label from the CLI
+                        keys.append(st.session_state["pf_set_kpi"])
+                    value = st.selectbox(f"{label}: fester Wert", keys,
                                          format_func=lambda k: f"{catalog.KPI_BY_KEY[k].label}"
                                          if k in catalog.KPI_BY_KEY else k, key=f"pf_set_{fld}")
                 else:
@@ -394,7 +426,7 @@ with tab_upload:
                                         "Profil speichern möchten."))
             if manual:
                 with st.container(border=True):
-                    _profile_step(data, uploaded.name, sha, result)
+                    _profile_step(data, uploaded.name, sha, result, profile)
             if not result.needs_profile and not result.fatal:
                 st.subheader("3. Vorschau und Laden")
                 _show_preview_and_commit(result, uploaded.file_id)

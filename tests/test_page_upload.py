@@ -210,8 +210,15 @@ def test_saved_profile_is_offered_for_next_months_file(page, db_path):
     upload(page, workbook([("1.1.1.01", "Lizenzen", 1700, "Ist", "2024-03")], header=FOREIGN_HEADER,
                           sheet="Export"), "haushalt_maerz.xlsx")
     assert metric(page, "neu") == "1"
+    page.toggle(key="up_manual").set_value(True).run()  # the saved mapping can be adjusted
+    assert page.selectbox(key="pf_map_period_0_1").value == "E"
+    assert page.selectbox(key="pf_map_kommune_0_1").value == "(fester Wert)"
+    assert page.text_input(key="pf_set_kommune").value == "Teststadt"
+    assert page.selectbox(key="pf_set_kpi").value == "kosten_betrieb_eur"
+    assert (page.selectbox(key="pf_where_col_0").value, page.text_input(key="pf_where_val_0").value) == ("D", "Ist")
     page.button(key="up_commit").click().run()
     assert values(db_path) == [("Teststadt", None, "kosten_betrieb_eur", date(2024, 3, 1), 1700.0)]
+    assert shared_db().query("SELECT profile FROM upload") == [("Haushalt Kämmerei",)]
 
 
 def test_rollback_from_history_with_confirmation(page, db_path):
