@@ -77,12 +77,20 @@ class Database:
             finally:
                 cur.close()
 
-    def checkpoint(self) -> None:
-        """Write the WAL into the database file (after each upload)."""
+    def checkpoint(self) -> bool:
+        """Write the WAL into the database file (after each upload); False if skipped.
+
+        A reader's open transaction (another Streamlit session) makes CHECKPOINT fail; the
+        upload is committed and durable in the WAL all the same, so that must not turn into
+        an error. DuckDB checkpoints again on its own (WAL size, close).
+        """
         with self._write_lock:
             cur = self._con.cursor()
             try:
                 cur.execute("CHECKPOINT")
+                return True
+            except duckdb.TransactionException:
+                return False
             finally:
                 cur.close()
 
@@ -148,6 +156,9 @@ def _connect_with_wait(path: str, wait_seconds: float) -> duckdb.DuckDBPyConnect
 
 def open_database(path: Path | str | None = None, wait_seconds: float = 0.0) -> Database:
     """Open (and if new, create and seed) the database at `path` (default: `default_path()`)."""
+    from kpi.ingest.guard import require_defusedxml
+
+    require_defusedxml()  # uploads are parsed safely only with defusedxml: fail at start-up
     if path is None:
         path = default_path()
     path = str(path)
@@ -155,8 +166,31 @@ def open_database(path: Path | str | None = None, wait_seconds: float = 0.0) -> 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = _connect_with_wait(path, wait_seconds)
     db = Database(con, path)
-    ensure_schema(db)
+    try:
+        ensure_schema(db)
+        harden(db)
+    except BaseException:
+        con.close()
+        raise
     return db
+
+
+def harden(db: Database) -> None:
+    """Keep SQL away from the file system, then lock the configuration.
+
+    After this no statement can read or write files (read_csv('/etc/passwd'), COPY … TO, ATTACH,
+    INSTALL/LOAD) except inside this process's private export temp dir (kpi.export), where
+    COPY writes CSV/Parquet exports. Python-side `register()` of Arrow/pandas still works;
+    replacement scans of Python variables by name do not (use `register`).
+    """
+    from kpi.export import export_tmp_root
+
+    allowed = str(export_tmp_root())
+    with db._write_lock:
+        db._con.execute("SET allowed_directories = $d", {"d": [allowed]})
+        db._con.execute("SET enable_external_access = false")
+        db._con.execute("SET python_enable_replacements = false")
+        db._con.execute("SET lock_configuration = true")
 
 
 def ensure_schema(db: Database) -> None:

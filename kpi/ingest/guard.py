@@ -1,0 +1,642 @@
+"""Byte-level checks of an uploaded file before any parser sees it (untrusted input).
+
+Why: readers can be made to exhaust memory or abort the whole process by a tiny file —
+calamine allocates rows×columns up front (one cell at XFD1048576 in a 5 KB file means
+512 GiB and an abort no try/except can catch, calamine issue #693), follows cyclic OLE2
+sector chains until allocation fails, and picks the *second* of two zip members with the
+same name; openpyxl creates one object per merged cell. So the guard checks, on the raw
+bytes and with bounded memory:
+
+* file type by magic bytes against the extension (xlsx/xlsm = OOXML zip, xls = OLE2, csv = text);
+* OLE2: password-protected OOXML (EncryptionInfo/EncryptedPackage streams), structure sane
+  (sector chains inside the file, no cycles), a Workbook stream present;
+* zip: member count, duplicate names, encrypted members, compression method, total declared
+  uncompressed size and per-member ratio — then every member is stream-decompressed with a
+  byte cap (the central directory may lie) while XML parts are scanned for DOCTYPE/ENTITY
+  and worksheets for cell references, <dimension>, merged ranges and hyperlink ranges;
+* rows × columns (bounding box from A1) against the limits, before calamine allocates;
+* macros (vbaProject.bin) are never executed: a warning only.
+
+Cell-level problems (formulas without cached values, error cells, long strings, control
+characters) are for the parser's validation, not for this module.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass, fields
+from pathlib import PurePath
+
+import numpy as np
+
+
+def require_defusedxml() -> None:
+    """Fail if defusedxml is missing: openpyxl parses XML safely only when it is installed."""
+    try:
+        import defusedxml  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise RuntimeError(
+            "Das Paket „defusedxml“ fehlt. Ohne es liest openpyxl Excel-Dateien nicht sicher "
+            "(XML-Bomben, externe Entitäten). Bitte installieren: pip install defusedxml"
+        ) from exc
+    from openpyxl.xml import DEFUSEDXML
+
+    if not DEFUSEDXML:  # pragma: no cover - openpyxl checks at import time
+        raise RuntimeError("openpyxl verwendet defusedxml nicht; bitte openpyxl neu installieren.")
+
+
+class UnsafeFileError(ValueError):
+    """The file is refused before parsing (German message naming the file and the limit)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps for uploads; each can be set by an environment variable (see `from_env`)."""
+
+    max_file_bytes: int = 20 * 2**20
+    max_uncompressed_bytes: int = 200 * 2**20
+    max_ratio: float = 100.0
+    max_rows: int = 1_100_000
+    max_cols: int = 500
+    max_cells: int = 20_000_000
+    max_sheets: int = 50
+    max_members: int = 10_000
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        """Defaults, overridden by KPI_MAX_FILE_MB, KPI_MAX_UNCOMPRESSED_MB, KPI_MAX_RATIO,
+        KPI_MAX_ROWS, KPI_MAX_COLS, KPI_MAX_CELLS, KPI_MAX_SHEETS, KPI_MAX_MEMBERS."""
+        env = {
+            "max_file_bytes": ("KPI_MAX_FILE_MB", lambda s: int(float(s) * 2**20)),
+            "max_uncompressed_bytes": ("KPI_MAX_UNCOMPRESSED_MB", lambda s: int(float(s) * 2**20)),
+            "max_ratio": ("KPI_MAX_RATIO", float),
+            "max_rows": ("KPI_MAX_ROWS", int),
+            "max_cols": ("KPI_MAX_COLS", int),
+            "max_cells": ("KPI_MAX_CELLS", int),
+            "max_sheets": ("KPI_MAX_SHEETS", int),
+            "max_members": ("KPI_MAX_MEMBERS", int),
+        }
+        kwargs = {}
+        for f in fields(cls):
+            var, conv = env[f.name]
+            text = os.environ.get(var)
+            if text:
+                try:
+                    kwargs[f.name] = conv(text)
+                except ValueError as exc:
+                    raise ValueError(f"Umgebungsvariable {var}=„{text}“ ist keine Zahl.") from exc
+        return cls(**kwargs)
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:,.1f} MB".replace(",", "X").replace(".", ",").replace("X", ".")
+
+
+def _int_de(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+EXCEL_EXTS = {".xlsx", ".xlsm"}
+TEXT_EXTS = {".csv", ".txt"}
+SUPPORTED = ".xlsx, .xlsm, .xls, .csv"
+
+OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+
+
+def sniff(data: bytes) -> str:
+    """Return 'zip', 'ole2', 'pdf', 'utf16' or 'text'/'binary' from the first bytes."""
+    head = data[:8]
+    if head.startswith(ZIP_MAGICS):
+        return "zip"
+    if head == OLE_MAGIC:
+        return "ole2"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf16"
+    if b"\0" in data[:65536]:
+        return "binary"
+    return "text"
+
+
+_KIND_DE = {
+    "zip": "ein ZIP-Archiv (z. B. .xlsx)",
+    "ole2": "eine alte Office-Datei (.xls/.doc) oder eine passwortgeschützte Arbeitsmappe",
+    "pdf": "ein PDF-Dokument",
+    "utf16": "eine UTF-16-Textdatei",
+    "text": "eine Textdatei (z. B. CSV)",
+    "binary": "eine Binärdatei unbekannten Typs",
+}
+
+
+def check_upload(data: bytes, file_name: str, limits: Limits | None = None) -> list[str]:
+    """Check an upload's bytes; raise UnsafeFileError (German) or return German warnings."""
+    limits = limits or Limits.from_env()
+    name = PurePath(file_name).name or file_name
+    ext = PurePath(name).suffix.lower()
+    where = f"Datei „{name}“"
+    if ext not in EXCEL_EXTS | TEXT_EXTS | {".xls"}:
+        hint = " (bitte in Excel als .xlsx speichern)" if ext in {".ods", ".xlsb", ".numbers"} else ""
+        raise UnsafeFileError(
+            f"{where}: Dateityp „{ext or 'ohne Endung'}“ wird nicht unterstützt{hint}. "
+            f"Erlaubt sind {SUPPORTED}."
+        )
+    if len(data) == 0:
+        raise UnsafeFileError(f"{where} ist leer (0 Byte).")
+    if len(data) > limits.max_file_bytes:
+        raise UnsafeFileError(
+            f"{where} ist {_mb(len(data))} groß; erlaubt sind höchstens {_mb(limits.max_file_bytes)} "
+            "(Grenze einstellbar über KPI_MAX_FILE_MB)."
+        )
+    kind = sniff(data)
+    if ext in EXCEL_EXTS:
+        if kind == "ole2":
+            streams = _ole_streams(data, where)
+            if _is_encrypted_ooxml(streams):
+                raise UnsafeFileError(_encrypted_msg(where))
+            raise UnsafeFileError(
+                f"{where} ist eine alte Excel-Datei im .xls-Format, trägt aber die Endung „{ext}“. "
+                "Bitte in Excel als .xlsx speichern oder die Endung in .xls ändern."
+            )
+        if kind != "zip":
+            raise UnsafeFileError(
+                f"{where} ist keine Excel-Arbeitsmappe, sondern {_KIND_DE[kind]}. "
+                f"Bitte die Datei in Excel öffnen und als .xlsx speichern."
+            )
+        return _check_zip(data, where, ext, limits)
+    if ext == ".xls":
+        if kind == "zip":
+            raise UnsafeFileError(
+                f"{where} ist eine .xlsx-Arbeitsmappe mit der Endung „.xls“. Bitte die Endung in .xlsx ändern."
+            )
+        if kind != "ole2":
+            raise UnsafeFileError(f"{where} ist keine Excel-Datei, sondern {_KIND_DE[kind]}.")
+        streams = _ole_streams(data, where)
+        if _is_encrypted_ooxml(streams):
+            raise UnsafeFileError(_encrypted_msg(where))
+        if not ({"workbook", "book"} & {s.lower() for s in streams}):
+            raise UnsafeFileError(
+                f"{where} ist eine Office-Datei, aber keine Excel-Arbeitsmappe (z. B. ein Word-Dokument)."
+            )
+        return []
+    # csv / txt
+    if kind in {"zip", "ole2", "pdf"}:
+        raise UnsafeFileError(
+            f"{where} ist keine Textdatei, sondern {_KIND_DE[kind]}. "
+            "Eine Excel-Datei bitte mit der Endung .xlsx hochladen."
+        )
+    if kind == "utf16":
+        raise UnsafeFileError(
+            f"{where} ist UTF-16-kodiert („Unicode-Text“). Bitte in Excel als „CSV UTF-8“ speichern."
+        )
+    return _check_text(data, where, limits)
+
+
+def _encrypted_msg(where: str) -> str:
+    return (
+        f"{where} ist mit einem Passwort geschützt (verschlüsselt) und kann nicht gelesen werden. "
+        "Bitte in Excel den Kennwortschutz entfernen (Datei → Informationen → Arbeitsmappe schützen) "
+        "und erneut hochladen."
+    )
+
+
+# --------------------------------------------------------------------------- text (CSV)
+
+def _check_text(data: bytes, where: str, limits: Limits) -> list[str]:
+    if b"\0" in data:
+        pos = data.index(b"\0")
+        line = data.count(b"\n", 0, pos) + 1
+        raise UnsafeFileError(
+            f"{where} enthält Binärdaten (Nullbyte in Zeile {line}) und ist keine gültige Textdatei."
+        )
+    text = None
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None:
+        raise UnsafeFileError(
+            f"{where} lässt sich weder als UTF-8 noch als Windows-1252 lesen. "
+            "Bitte in Excel als „CSV UTF-8“ speichern."
+        )
+    if not text.strip():
+        raise UnsafeFileError(f"{where} enthält keine Daten (nur Leerzeichen oder Leerzeilen).")
+    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if n_lines > limits.max_rows:
+        raise UnsafeFileError(
+            f"{where} hat {_int_de(n_lines)} Zeilen; erlaubt sind höchstens {_int_de(limits.max_rows)} "
+            "(Grenze einstellbar über KPI_MAX_ROWS)."
+        )
+    first = text.split("\n", 1)[0]
+    n_cols = max(first.count(";"), first.count(","), first.count("\t")) + 1
+    if n_cols > limits.max_cols:
+        raise UnsafeFileError(
+            f"{where} hat in der Kopfzeile {_int_de(n_cols)} Spalten; erlaubt sind höchstens "
+            f"{_int_de(limits.max_cols)} (Grenze einstellbar über KPI_MAX_COLS)."
+        )
+    return []
+
+
+# --------------------------------------------------------------------------- OLE2 (compound file)
+
+_ENDOFCHAIN, _FREESECT = 0xFFFFFFFE, 0xFFFFFFFF
+
+
+def _ole_streams(data: bytes, where: str) -> list[str]:
+    """Validate the compound file's structure and return its stream and storage names.
+
+    Every sector chain we follow must stay inside the file and must not loop: calamine
+    reserves memory while following chains and aborts the process on a crafted cycle.
+    """
+    broken = UnsafeFileError(f"{where} ist eine beschädigte Office-Datei (OLE2-Struktur fehlerhaft).")
+    if len(data) < 512:
+        raise broken
+    (major, byte_order, shift, mini_shift) = struct.unpack_from("<HHHH", data, 0x1A)
+    if byte_order != 0xFFFE or (major, shift) not in {(3, 9), (4, 12)} or mini_shift != 6:
+        raise broken
+    sec = 1 << shift
+    n_fat, dir_start = struct.unpack_from("<II", data, 0x2C)
+    minifat_start, n_minifat, difat_start, n_difat = struct.unpack_from("<IIII", data, 0x3C)
+    body = len(data) - sec if sec == 4096 else len(data) - 512
+    n_sectors = -(-body // sec)
+    if n_fat == 0 or n_fat > n_sectors or n_difat > n_sectors:
+        raise broken
+
+    def sector(i: int) -> bytes:
+        if i >= n_sectors:
+            raise broken
+        off = (i + 1) * sec
+        return data[off:off + sec].ljust(sec, b"\0")
+
+    difat = list(struct.unpack_from("<109I", data, 0x4C))
+    seen: set[int] = set()
+    nxt = difat_start
+    for _ in range(n_difat):
+        if nxt in seen or nxt >= n_sectors:
+            raise broken
+        seen.add(nxt)
+        vals = struct.unpack(f"<{sec // 4}I", sector(nxt))
+        difat.extend(vals[:-1])
+        nxt = vals[-1]
+    fat_sectors = [s for s in difat if s != _FREESECT][:n_fat]
+    if len(fat_sectors) != n_fat or any(s >= n_sectors for s in fat_sectors):
+        raise broken
+    fat = b"".join(sector(s) for s in fat_sectors)
+    n_entries = len(fat) // 4
+
+    def chain(start: int) -> list[int]:
+        out, seen_c = [], set()
+        cur = start
+        while cur != _ENDOFCHAIN:
+            if cur >= n_sectors or cur >= n_entries or cur in seen_c:
+                raise broken
+            seen_c.add(cur)
+            out.append(cur)
+            cur = struct.unpack_from("<I", fat, cur * 4)[0]
+        return out
+
+    directory = b"".join(sector(s) for s in chain(dir_start))
+    if n_minifat:
+        chain(minifat_start)
+    names = []
+    for off in range(0, len(directory), 128):
+        entry = directory[off:off + 128]
+        name_len, typ = struct.unpack_from("<HB", entry, 64)
+        if typ not in (1, 2, 5) or not 2 <= name_len <= 64:
+            continue
+        name = entry[:name_len - 2].decode("utf-16-le", "replace")
+        start, size = struct.unpack_from("<IQ", entry, 116)
+        if typ == 2 and size >= 4096 and size > 0:
+            sectors = chain(start)
+            if len(sectors) * sec < size:
+                raise broken
+        elif typ == 5 and size:
+            chain(start)  # the mini stream lives in the root entry's chain
+        if typ != 5:
+            names.append(name)
+    return names
+
+
+def _is_encrypted_ooxml(streams: list[str]) -> bool:
+    lower = {s.lower() for s in streams}
+    return "encryptedpackage" in lower or "encryptioninfo" in lower
+
+
+# --------------------------------------------------------------------------- OOXML (zip)
+
+# The `r` attribute of a cell: column letters and row number (not `x:r` or `cr`).
+_REF_ATTR = rb"""(?<![\w:.-])r\s*=\s*["']\s*\$?([A-Za-z]{1,4})\$?([0-9]{1,9})\s*["']"""
+_ROW_OR_CELL = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?(row|c)(?=[\s/>])([^<>]*)>"
+)
+_ROW_R = re.compile(rb"""(?<![\w:.-])r\s*=\s*["']\s*([0-9]{1,9})\s*["']""")
+_CELL_R = re.compile(_REF_ATTR)
+_RANGE_ATTR = re.compile(
+    rb"<(?:[A-Za-z_][\w.-]*:)?(dimension|mergeCell|hyperlink)(?=[\s/>])[^<>]*?"
+    rb"""(?<![\w:.-])ref\s*=\s*["']([^"']*)["']"""
+)
+_A1 = re.compile(rb"\$?([A-Za-z]{1,4})\$?([0-9]{1,9})")
+_DTD = re.compile(rb"<!\s*(?:[Dd][Oo][Cc][Tt][Yy][Pp][Ee]|[Ee][Nn][Tt][Ii][Tt][Yy])")
+_SHEET_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?sheet(?=[\s/>])")
+
+_CHUNK = 4 << 20
+_RATIO_MIN_BYTES = 1 << 20  # small parts (styles, tiny sheets) compress far beyond 100:1 legitimately
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + (ch - 64)
+    return n
+
+
+@dataclass
+class _SheetScan:
+    max_row: int = 0
+    max_col: int = 0
+    far: tuple[str, int, int] | None = None  # what set the extent: (kind, col, row)
+
+    def see(self, kind: str, col: int, row: int) -> None:
+        if col > self.max_col or row > self.max_row:
+            self.max_col = max(self.max_col, col)
+            self.max_row = max(self.max_row, row)
+            self.far = (kind, col, row)
+
+
+def _cell_name(col: int, row: int) -> str:
+    s = ""
+    n = col
+    while n > 0:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return f"{s}{row}"
+
+
+def _check_zip(data: bytes, where: str, ext: str, limits: Limits) -> list[str]:
+    broken = f"{where} ist beschädigt oder unvollständig (z. B. beim Herunterladen abgeschnitten)."
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+            struct.error, UnicodeDecodeError) as exc:
+        raise UnsafeFileError(broken) from exc
+    if len(infos) > limits.max_members:
+        raise UnsafeFileError(
+            f"{where} enthält {_int_de(len(infos))} Teile; erlaubt sind höchstens "
+            f"{_int_de(limits.max_members)}."
+        )
+    names = [i.filename for i in infos]
+    lower = {n.lower() for n in names}
+    if len(lower) != len(names):
+        raise UnsafeFileError(
+            f"{where} enthält Teile mit doppeltem Namen; solche manipulierten Dateien werden abgelehnt."
+        )
+    if "[content_types].xml" not in lower or "xl/workbook.xml" not in lower:
+        if "mimetype" in lower and "content.xml" in lower:
+            raise UnsafeFileError(
+                f"{where} ist eine OpenDocument-Tabelle (LibreOffice .ods), keine Excel-Arbeitsmappe. "
+                "Bitte als .xlsx speichern."
+            )
+        if "word/document.xml" in lower:
+            raise UnsafeFileError(f"{where} ist ein Word-Dokument, keine Excel-Arbeitsmappe.")
+        if "xl/workbook.bin" in lower:
+            raise UnsafeFileError(
+                f"{where} ist eine binäre Excel-Arbeitsmappe (.xlsb). Bitte als .xlsx speichern."
+            )
+        raise UnsafeFileError(f"{where} ist ein ZIP-Archiv, aber keine Excel-Arbeitsmappe.")
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise UnsafeFileError(_encrypted_msg(where))
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise UnsafeFileError(
+                f"{where}: Teil „{info.filename}“ ist mit einem nicht unterstützten Verfahren komprimiert."
+            )
+        total += info.file_size
+        if info.file_size > _RATIO_MIN_BYTES:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > limits.max_ratio:
+                raise UnsafeFileError(
+                    f"{where} sieht aus wie eine ZIP-Bombe: Teil „{info.filename}“ ist {_int_de(round(ratio))}-fach "
+                    f"komprimiert ({_mb(info.compress_size)} → {_mb(info.file_size)}); erlaubt ist höchstens "
+                    f"{limits.max_ratio:g}-fach (Grenze einstellbar über KPI_MAX_RATIO)."
+                )
+    if total > limits.max_uncompressed_bytes:
+        raise UnsafeFileError(
+            f"{where} ist entpackt {_mb(total)} groß; erlaubt sind höchstens "
+            f"{_mb(limits.max_uncompressed_bytes)} (Grenze einstellbar über KPI_MAX_UNCOMPRESSED_MB)."
+        )
+
+    warnings: list[str] = []
+    budget = [limits.max_uncompressed_bytes]
+    n_sheets = 0
+    for info in infos:
+        # Every XML-looking part is scanned as if it were a worksheet: the reader finds sheets
+        # through workbook.xml.rels, whose targets need not be named *.xml.
+        scan = _SheetScan()
+        try:
+            _scan_member(zf, info, where, scan, budget, limits)
+        except UnsafeFileError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError,
+                NotImplementedError) as exc:
+            raise UnsafeFileError(broken) from exc
+        _check_extent(scan, where, info.filename, limits)
+        if info.filename.lower() == "xl/workbook.xml":
+            n_sheets = len(_SHEET_TAG.findall(zf.read(info)))
+    if n_sheets > limits.max_sheets:
+        raise UnsafeFileError(
+            f"{where} hat {n_sheets} Tabellenblätter; erlaubt sind höchstens {limits.max_sheets} "
+            "(Grenze einstellbar über KPI_MAX_SHEETS)."
+        )
+    if any(n.endswith("vbaproject.bin") for n in lower):
+        warnings.append(
+            f"{where} enthält Makros (VBA). Sie werden nicht ausgeführt und nicht übernommen; "
+            "gelesen werden nur die gespeicherten Zellwerte."
+        )
+    return warnings
+
+
+def _check_extent(scan: _SheetScan, where: str, member: str, limits: Limits) -> None:
+    rows, cols = scan.max_row, scan.max_col
+    if rows <= limits.max_rows and cols <= limits.max_cols and rows * cols <= limits.max_cells:
+        return
+    kind, col, row = scan.far or ("Zelle", cols, rows)
+    what = {"c": "eine Zelle", "dimension": "die Blattgröße (dimension)",
+            "mergeCell": "ein verbundener Bereich", "hyperlink": "ein Hyperlink-Bereich"}.get(kind, kind)
+    sheet = PurePath(member).stem
+    raise UnsafeFileError(
+        f"{where}, Tabellenblatt-Teil „{sheet}“: {what} reicht bis {_cell_name(col, row)} — das ergäbe "
+        f"{_int_de(rows)} Zeilen × {_int_de(cols)} Spalten. Erlaubt sind höchstens "
+        f"{_int_de(limits.max_rows)} Zeilen, {_int_de(limits.max_cols)} Spalten und "
+        f"{_int_de(limits.max_cells)} Zellen (Grenzen einstellbar über KPI_MAX_ROWS, KPI_MAX_COLS, "
+        "KPI_MAX_CELLS). Bitte leere Zeilen und Spalten am Ende des Blatts löschen."
+    )
+
+
+def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, scan: _SheetScan,
+                 budget: list[int], limits: Limits) -> None:
+    """Stream-decompress one member with a byte cap; scan XML pieces split at a '<'."""
+    declared = info.file_size
+    seen = 0
+    carry = b""
+    first = True
+    is_xml = False
+    state = {"row": 0, "col": 0, "exact": False}
+    with zf.open(info) as fh:
+        while True:
+            chunk = fh.read(_CHUNK)
+            if not chunk:
+                break
+            seen += len(chunk)
+            budget[0] -= len(chunk)
+            if seen > declared or budget[0] < 0:
+                raise UnsafeFileError(
+                    f"{where} enthält mehr Daten, als das ZIP-Verzeichnis angibt, oder ist entpackt größer "
+                    f"als {_mb(limits.max_uncompressed_bytes)}; die Datei wird als ZIP-Bombe abgelehnt."
+                )
+            if first:
+                first = False
+                looks_xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
+                if looks_xml and (chunk.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\0" in chunk[:4]):
+                    raise UnsafeFileError(
+                        f"{where}: Teil „{info.filename}“ ist nicht UTF-8-kodiert; solche Dateien werden "
+                        "nicht gelesen."
+                    )
+                is_xml = chunk.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<"
+            if not is_xml:
+                continue
+            buf = carry + chunk
+            cut = buf.rfind(b"<")
+            if cut <= 0:
+                piece, carry = buf, b""
+            else:
+                piece, carry = buf[:cut], buf[cut:]
+                if len(carry) > _CHUNK:  # a tag can't be this long; scan it as is
+                    piece, carry = buf, b""
+            _scan_piece(piece, info.filename, where, scan, state)
+    if seen != declared:
+        raise UnsafeFileError(f"{where} ist beschädigt (Teil „{info.filename}“ unvollständig).")
+    if carry:
+        _scan_piece(carry, info.filename, where, scan, state)
+
+
+_DTD_MSG = ("{where}: Teil „{member}“ enthält eine DOCTYPE-/ENTITY-Deklaration (mögliche XML-Bombe "
+            "oder Zugriff auf fremde Dateien). Excel schreibt so etwas nie; die Datei wird abgelehnt.")
+_AFTER_C = np.zeros(256, dtype=bool)  # '<c' then space, tab, LF, CR, '>', '/' starts a cell
+_AFTER_C[[32, 9, 10, 13, 62, 47]] = True
+_INTERESTING = np.zeros(256, dtype=bool)
+_INTERESTING[[ord("c"), ord("d"), ord("m"), ord("h"), ord("!")]] = True
+_NAME_CHARS = np.zeros(256, dtype=bool)
+for _ch in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-":
+    _NAME_CHARS[_ch] = True
+_PAD = 32
+_RELEVANT_LOCAL = re.compile(rb"(?:c|row|dimension|mergeCell|hyperlink)[\s/>]")
+
+
+def _scan_piece(piece: bytes, member: str, where: str, scan: _SheetScan, state: dict) -> None:
+    """Scan a piece of XML (whole tags only): DOCTYPE/ENTITY, cell extent, range attributes."""
+    if not state["exact"] and _fast_scan(piece, member, where, scan):
+        return
+    if not state["exact"]:
+        # Cells without r (position implied), prefixed names or unusual attribute order: from
+        # here on scan this part tag by tag (slower, rare); rows continue from what was seen.
+        state["exact"] = True
+        state["row"] = scan.max_row
+    _exact_scan(piece, member, where, scan, state)
+
+
+def _fast_scan(piece: bytes, member: str, where: str, scan: _SheetScan) -> bool:
+    """Vectorised scan for the canonical form (`<c r="A1"` first attribute, no prefixes).
+
+    Returns False when the piece is not canonical and needs `_exact_scan`.
+    """
+    n = len(piece)
+    a = np.frombuffer(piece + b"\0" * _PAD, dtype=np.uint8)
+    # cells or ranges in prefixed elements (<x:c ...>): leave them to the exact scan
+    co = np.flatnonzero(a[:n] == 58)  # ':'
+    k = 1
+    while co.size:
+        ch = a[np.maximum(co - k, 0)]
+        starts = (co - k >= 0) & ((ch == 60) | ((ch == 47) & (a[np.maximum(co - k - 1, 0)] == 60)))
+        for pos in co[starts]:
+            if _RELEVANT_LOCAL.match(piece, int(pos) + 1):
+                return False
+        co = co[_NAME_CHARS[ch] & (co - k > 0)]
+        k += 1
+    # positions of '<' followed by c, d, m, h or '!' (cells, dimension, mergeCell, hyperlink, DTD)
+    lt = np.flatnonzero((a[:n] == 60) & _INTERESTING[a[1:n + 1]])
+    if lt.size == 0:
+        return True
+    n1 = a[lt + 1]
+    for pos in lt[n1 == 33]:  # '<!': comments, CDATA, DOCTYPE, ENTITY (few)
+        if _DTD.match(piece, int(pos)):
+            raise UnsafeFileError(_DTD_MSG.format(where=where, member=member))
+    n2 = a[lt + 2]
+    is_c = (n1 == 99) & _AFTER_C[n2]
+    canon = is_c & (n2 == 32) & (a[lt + 3] == 114) & (a[lt + 4] == 61) & (a[lt + 5] == 34)
+    n_canon = int(np.count_nonzero(canon))
+    if n_canon != int(np.count_nonzero(is_c)):
+        return False
+    if n_canon:
+        w = a[lt[canon][:, None] + 6 + np.arange(16)]
+        letters = (w >= 65) & (w <= 90)
+        nl = np.argmin(letters, axis=1)
+        if int(nl.min()) == 0 or int(nl.max()) > 3:
+            return False
+        col = np.zeros(n_canon, dtype=np.int64)
+        for j in range(3):
+            col = np.where(j < nl, col * 26 + (w[:, j].astype(np.int64) - 64), col)
+        digits = (w >= 48) & (w <= 57)
+        row = np.zeros(n_canon, dtype=np.int64)
+        nd = np.zeros(n_canon, dtype=np.int64)
+        active = np.ones(n_canon, dtype=bool)
+        for j in range(1, 13):
+            started = j >= nl
+            active &= ~(started & ~digits[:, j])
+            take = started & active
+            row = np.where(take, row * 10 + (w[:, j].astype(np.int64) - 48), row)
+            nd += take
+        end = w[np.arange(n_canon), np.minimum(nl + nd, 15)]
+        if int(nd.min()) == 0 or int(nd.max()) > 9 or not np.all(end == 34):
+            return False
+        scan.see("c", int(col.max()), int(row.max()))
+    for pos in lt[(n1 == 100) | (n1 == 109) | (n1 == 104)]:  # <dimension, <mergeCell, <hyperlink
+        m = _RANGE_ATTR.match(piece, int(pos))
+        if m:
+            for c, r in _A1.findall(m.group(2)):
+                scan.see(m.group(1).decode(), _col_number(c), int(r))
+    return True
+
+
+def _exact_scan(piece: bytes, member: str, where: str, scan: _SheetScan, state: dict) -> None:
+    """Tag-by-tag scan with regular expressions: prefixes, quotes, cells without r."""
+    if _DTD.search(piece):
+        raise UnsafeFileError(_DTD_MSG.format(where=where, member=member))
+    for m in _ROW_OR_CELL.finditer(piece):
+        attrs = m.group(2)
+        if m.group(1) == b"row":
+            r = _ROW_R.search(attrs)
+            state["row"] = int(r.group(1)) if r else state["row"] + 1
+            state["col"] = 0
+        else:
+            # every r="A1"-like text in the tag counts: an upper bound no attribute trick can hide
+            found = _CELL_R.findall(attrs)
+            if found:
+                state["col"] = max(_col_number(c) for c, _ in found)
+                row = max(int(r) for _, r in found)
+            else:
+                state["col"] += 1
+                row = max(state["row"], 1)
+            scan.see("c", state["col"], row)
+    for kind, ref in _RANGE_ATTR.findall(piece):
+        for c, r in _A1.findall(ref):
+            scan.see(kind.decode(), _col_number(c), int(r))
