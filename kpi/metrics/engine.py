@@ -444,15 +444,18 @@ _EXPANDED_SQL = """
 # otherwise the explicit value of table `baseline`.
 _BASELINE_SQL = """
     WITH sel AS (""" + _SEL_SQL + """),
-    expanded AS MATERIALIZED (""" + _EXPANDED_SQL + """),
+    expanded AS (""" + _EXPANDED_SQL + """),
+    window_rows AS MATERIALIZED (
+        SELECT e.massnahme_id, e.kpi, e.month, e.value
+        FROM expanded e JOIN sel s USING (massnahme_id)
+        WHERE e.month < s.golive_m AND e.month >= CAST(s.golive_m - INTERVAL 12 MONTH AS DATE)
+    ),
     pre AS (
         SELECT e.massnahme_id, e.kpi, e.month, e.value, c.aggregation, w.value AS weight
-        FROM expanded e
-        JOIN sel s USING (massnahme_id)
+        FROM window_rows e
         JOIN kpi c ON c.key = e.kpi
-        LEFT JOIN expanded w ON w.massnahme_id = e.massnahme_id AND w.month = e.month
-                             AND w.kpi = 'fallzahl'
-        WHERE e.month < s.golive_m AND e.month >= CAST(s.golive_m - INTERVAL 12 MONTH AS DATE)
+        LEFT JOIN window_rows w ON w.massnahme_id = e.massnahme_id AND w.month = e.month
+                                AND w.kpi = 'fallzahl'
     ),
     from_data AS (
         SELECT massnahme_id, kpi,
@@ -477,51 +480,20 @@ _BASELINE_SQL = """
     FROM from_data d FULL JOIN explicit x USING (massnahme_id, kpi)
 """
 
-_MONTHLY_SQL = """
+# Long monthly values of the engine's KPIs: kpi as its position in $kpis, month as month index.
+_LONG_SQL = """
     WITH sel AS (""" + _SEL_SQL + """),
-    expanded AS MATERIALIZED (""" + _EXPANDED_SQL + """),
-    monthly AS (
-        SELECT massnahme_id, month,
-               max(value) FILTER (WHERE kpi = 'fallzahl') AS cases,
-               max(value) FILTER (WHERE kpi = 'bearbeitungszeit_min') AS minutes,
-               max(value) FILTER (WHERE kpi = 'papier_seiten') AS pages,
-               max(value) FILTER (WHERE kpi = 'papier_kosten_eur') AS paper_eur,
-               max(value) FILTER (WHERE kpi = 'kosten_investition_eur') AS invest,
-               max(value) FILTER (WHERE kpi = 'kosten_betrieb_eur') AS running,
-               max(value) FILTER (WHERE kpi = 'kosten_personal_eur') AS personnel,
-               max(value) FILTER (WHERE kpi = 'einsparung_sonstige_eur') AS other
-        FROM expanded GROUP BY massnahme_id, month
-    ),
-    span AS (SELECT massnahme_id, min(month) AS lo, max(month) AS hi FROM monthly GROUP BY massnahme_id),
-    dense AS (
-        SELECT massnahme_id, CAST(unnest(generate_series(lo, hi, INTERVAL 1 MONTH)) AS DATE) AS month
-        FROM span
-    ),
-    params AS (
-        SELECT key, valid_from, value, parameter_id FROM parameter
-        QUALIFY row_number() OVER (PARTITION BY key, valid_from ORDER BY parameter_id DESC) = 1
-    ),
-    keyed AS (
-        SELECT d.massnahme_id, d.month, s.golive_m, 'wage_rate_' || s.laufbahn AS wage_key,
-               CAST(s.golive_m - INTERVAL 1 MONTH AS DATE) AS pre_m,
-               mo.cases, mo.minutes, mo.pages, mo.paper_eur, mo.invest, mo.running, mo.personnel, mo.other
-        FROM dense d JOIN sel s USING (massnahme_id)
-        LEFT JOIN monthly mo USING (massnahme_id, month)
-    )
-    SELECT w.*, year(w.month) * 12 + month(w.month) - 1 AS month_idx,
-           coalesce(w.month >= w.golive_m, false) AS after,
-           pw.value AS wage, pw.parameter_id AS wage_pid,
-           pp.value AS cost_per_page, pp.parameter_id AS cpp_pid,
-           pm.value AS material, pm.parameter_id AS material_pid,
-           pb.value AS material_before, pb.parameter_id AS material_before_pid
-    FROM keyed w
-    ASOF LEFT JOIN params pw ON pw.key = w.wage_key AND w.month >= pw.valid_from
-    ASOF LEFT JOIN (SELECT * FROM params WHERE key = 'cost_per_page_eur') pp ON w.month >= pp.valid_from
-    ASOF LEFT JOIN (SELECT * FROM params WHERE key = 'material_cost_per_case_eur') pm
-         ON w.month >= pm.valid_from
-    ASOF LEFT JOIN (SELECT * FROM params WHERE key = 'material_cost_per_case_eur') pb
-         ON w.pre_m >= pb.valid_from
-    ORDER BY w.massnahme_id, w.month
+    expanded AS (""" + _EXPANDED_SQL + """)
+    SELECT massnahme_id, CAST(list_position($kpis, kpi) - 1 AS INTEGER) AS k,
+           CAST(year(month) * 12 + month(month) - 1 AS INTEGER) AS month_idx, value
+    FROM expanded
+"""
+
+# Parameter versions; per (key, valid_from) the newest parameter_id.
+_PARAMS_SQL = """
+    SELECT key, valid_from, value, parameter_id FROM parameter
+    QUALIFY row_number() OVER (PARTITION BY key, valid_from ORDER BY parameter_id DESC) = 1
+    ORDER BY key, valid_from
 """
 
 _SOURCES_SQL = """
@@ -552,11 +524,82 @@ def _selection(db: Database, kommune, massnahme) -> pd.DataFrame:
     return db.df(_SEL_SQL + " ORDER BY k.name, m.name", {"kommune": kommune, "massnahme": massnahme})
 
 
+def _month_start(month_idx: np.ndarray) -> np.ndarray:
+    """Month index (year × 12 + month − 1) -> datetime64[D] of the month's first day."""
+    return (np.asarray(month_idx, dtype=np.int64) - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]")
+
+
+def _lookup(params: pd.DataFrame, key_per_row: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (value, parameter_id) of the version in force on `day` per row (NaN where none is)."""
+    value = np.full(len(day), np.nan)
+    pid = np.full(len(day), np.nan)
+    for key, g in params.groupby("key", sort=False):
+        rows = np.flatnonzero(key_per_row == key)
+        if not len(rows):
+            continue
+        vf = g["valid_from"].to_numpy().astype("datetime64[D]")
+        pos = np.searchsorted(vf, day[rows], side="right") - 1
+        ok = pos >= 0
+        value[rows[ok]] = g["value"].to_numpy(dtype=float)[pos[ok]]
+        pid[rows[ok]] = g["parameter_id"].to_numpy(dtype=float)[pos[ok]]
+    return value, pid
+
+
+_LONG_COLS = ("invest", "running", "personnel", "cases", "minutes", "pages", "paper_eur", "other")  # = ENGINE_KPIS
+
+
 def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Return (selection, monthly frame with savings columns, baselines) for the selected Maßnahmen."""
+    """Return (selection, dense monthly frame with savings columns, baselines) for the selected Maßnahmen.
+
+    DuckDB delivers the long monthly values (spread, de-duplicated); numpy pivots them onto a dense
+    month axis per Maßnahme (first to last month with data) and looks up the parameter version in
+    force in each month.
+    """
     sel = _selection(db, kommune, massnahme)
     base = baselines(db, kommune, massnahme, BASELINE_KPIS)
-    mon = db.df(_MONTHLY_SQL, _bind(kommune, massnahme, ENGINE_KPIS))
+    cur = db.cursor()
+    try:
+        long = cur.execute(_LONG_SQL, _bind(kommune, massnahme, ENGINE_KPIS)).fetchnumpy()
+    finally:
+        cur.close()
+    mid = np.asarray(long["massnahme_id"], dtype=np.int64)
+    kk = np.asarray(long["k"], dtype=np.int64)
+    mi = np.asarray(long["month_idx"], dtype=np.int64)
+    val = np.asarray(long["value"], dtype=float)
+    ids = np.unique(mid)
+    pos = np.searchsorted(ids, mid)
+    span = pd.Series(mi).groupby(pos).agg(["min", "max"])  # pos covers 0 … len(ids) − 1
+    lo = span["min"].to_numpy(dtype=np.int64)
+    hi = span["max"].to_numpy(dtype=np.int64)
+    length = hi - lo + 1
+    offset = (np.cumsum(length) - length).astype(np.int64)
+    total = int(length.sum()) if len(ids) else 0
+    matrix = np.full((total, len(ENGINE_KPIS)), np.nan)
+    matrix[offset[pos] + (mi - lo[pos]), kk] = val
+    row_mid = np.repeat(ids, length)
+    row_mi = (np.repeat(lo, length) + np.arange(total) - np.repeat(offset, length)).astype(np.int64)
+    mon = pd.DataFrame(matrix, columns=list(_LONG_COLS))
+    mon.insert(0, "massnahme_id", row_mid)
+    mon.insert(1, "month_idx", row_mi)
+    # per-row Maßnahme attributes
+    s_ids = sel["massnahme_id"].to_numpy()
+    order = np.argsort(s_ids)
+    spos = order[np.searchsorted(s_ids[order], row_mid)] if len(s_ids) and total else np.array([], dtype=int)
+    golive = sel["golive_m"].to_numpy()[spos] if total else np.array([])
+    golive_idx = pd.to_datetime(pd.Series(golive), errors="coerce")
+    golive_idx = (golive_idx.dt.year * 12 + golive_idx.dt.month - 1).to_numpy(dtype=float, na_value=np.nan)
+    mon["after"] = ~np.isnan(golive_idx) & (row_mi >= np.nan_to_num(golive_idx, nan=np.inf))
+    # parameter versions in force in each month (the material cost also in the month before go-live)
+    params = db.df(_PARAMS_SQL)
+    day = _month_start(row_mi)
+    sel_keys = np.array(["wage_rate_" + str(x) for x in sel["laufbahn"]], dtype=object)
+    wage_key = sel_keys[spos] if total else np.array([], dtype=object)
+    mon["wage"], mon["wage_pid"] = _lookup(params, wage_key, day)
+    mon["cost_per_page"], mon["cpp_pid"] = _lookup(params, np.full(total, "cost_per_page_eur"), day)
+    mon["material"], mon["material_pid"] = _lookup(params, np.full(total, "material_cost_per_case_eur"), day)
+    pre_day = _month_start(np.nan_to_num(golive_idx, nan=0).astype(np.int64) - 1)
+    pre_key = np.where(np.isnan(golive_idx), "", "material_cost_per_case_eur")
+    mon["material_before"], mon["material_before_pid"] = _lookup(params, pre_key, pre_day)
     piv = {kpi: base[base["kpi"] == kpi].set_index("massnahme_id")["value"] for kpi in BASELINE_KPIS}
     mon["b_minutes"] = mon["massnahme_id"].map(piv["bearbeitungszeit_min"])
     mon["b_pages"] = mon["massnahme_id"].map(piv["papier_seiten"])
