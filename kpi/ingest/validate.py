@@ -108,6 +108,12 @@ class IssueSink:
         self.issues.append(self.issue_cls(level, message, sheet, cell, row, column))
 
 
+def _keep(table: pa.Table, mask) -> pa.Table:
+    """Rows where mask is true; the table itself (no copy) when all are kept (large clean files)."""
+    mask = _mask(mask)
+    return table if pc.all(mask).as_py() else table.filter(mask)
+
+
 def _mask(x) -> pa.Array:
     return pc.fill_null(x, False)
 
@@ -120,9 +126,9 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
     # rows that carry nothing at all (spacer rows, footers without a value)
     has_any = pc.or_(pc.invert(rec.column("value_missing")),
                      pc.or_(pc.is_valid(rec.column("kpi")), pc.is_valid(rec.column("period"))))
-    rec = rec.filter(pc.and_(has_any, pc.invert(rec.column("value_missing"))))
+    rec = _keep(rec, pc.and_(has_any, pc.invert(rec.column("value_missing"))))
     # template example rows
-    rec = rec.filter(pc.invert(_mask(pc.equal(rec.column("kommune"), EXAMPLE_KOMMUNE))))
+    rec = _keep(rec, pc.invert(_mask(pc.equal(rec.column("kommune"), EXAMPLE_KOMMUNE))))
     if rec.num_rows == 0:
         return FRAME_SCHEMA.empty_table(), 0
     # totals rows (Summe / Gesamt) are skipped with a warning
@@ -139,7 +145,7 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
     totals = totals.sort_by([("sheet", "ascending"), ("row", "ascending")])
     sink.add_rows("Summenzeile", "warning", totals,
                   lambda r: "Summenzeile übersprungen (Summen berechnet das Programm selbst).", None)
-    rec = rec.filter(pc.invert(total))
+    rec = _keep(rec, pc.invert(total))
     if rec.num_rows == 0:
         return FRAME_SCHEMA.empty_table(), 0
 
@@ -190,7 +196,7 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
                     "(Importprofil bzw. kpi ingest --set kommune=NAME).", "c_kommune")
 
     n_error_rows = _count_rows(rec.filter(err_any))
-    ok = rec.filter(pc.invert(err_any))
+    ok = _keep(rec, pc.invert(err_any))
     if ok.num_rows:
         _warnings(ok, kpis, sink, today)
     frame = pa.table({
