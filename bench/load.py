@@ -52,8 +52,8 @@ class Session:
     async def __aexit__(self, *exc):
         await self.ws.close()
 
-    async def run_page(self, page: str) -> tuple[float, int]:
-        """Request one run of `page` ('' = default); return (seconds, exceptions shown)."""
+    async def run_page(self, page: str) -> tuple[float, list[str]]:
+        """Request one run of `page` ('' = default); return (seconds, problems shown)."""
         msg = BackMsg()
         msg.rerun_script.query_string = ""
         msg.rerun_script.page_name = page
@@ -61,7 +61,7 @@ class Session:
             msg.rerun_script.page_script_hash = self.pages[page]
         t0 = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
-        errors = 0
+        errors: list[str] = []
         while True:
             raw = await asyncio.wait_for(self.ws.recv(), PAGE_TIMEOUT_S)
             fwd = ForwardMsg()
@@ -71,9 +71,9 @@ class Session:
                 self.pages = {p.url_pathname: p.page_script_hash for p in fwd.navigation.app_pages}
             elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
                 if fwd.delta.new_element.WhichOneof("type") == "exception":
-                    errors += 1
+                    errors.append(f"{page or '(Start)'}: Ausnahme {fwd.delta.new_element.exception.type}")
             elif kind == "page_not_found":
-                errors += 1
+                errors.append(f"{page or '(Start)'}: Seite nicht gefunden")
             elif kind == "script_finished":
                 if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                     continue
@@ -88,17 +88,17 @@ async def _user(url: str, pages: list[str], rounds: int, seed: int, out: list, e
             order = pages[:]
             rng.shuffle(order)
             for page in order:
-                dt, n_err = await s.run_page(page)
+                dt, problems = await s.run_page(page)
                 out.append((page, dt))
-                err.append(n_err)
+                err.extend(problems)
 
 
-async def _level(url: str, pages: list[str], users: int, rounds: int) -> tuple[list, int, float]:
+async def _level(url: str, pages: list[str], users: int, rounds: int) -> tuple[list, list, float]:
     out: list[tuple[str, float]] = []
-    errs: list[int] = []
+    errs: list[str] = []
     t0 = time.perf_counter()
     await asyncio.gather(*[_user(url, pages, rounds, i, out, errs) for i in range(users)])
-    return out, sum(errs), time.perf_counter() - t0
+    return out, errs, time.perf_counter() - t0
 
 
 async def _discover(url: str) -> list[str]:
@@ -152,8 +152,10 @@ def main() -> int:
                   f"{'× Median 1':>11} {'Aufrufe/s':>10} {'Fehler':>7}")
             base = None
             per_page: dict[int, dict[str, list[float]]] = {}
+            all_problems: list[str] = []
             for n in args.users:
-                out, n_err, wall = asyncio.run(_level(url, pages, n, args.rounds))
+                out, problems, wall = asyncio.run(_level(url, pages, n, args.rounds))
+                all_problems.extend(problems)
                 times = [dt for _, dt in out]
                 med = statistics.median(times)
                 base = base or med
@@ -161,7 +163,10 @@ def main() -> int:
                 for page, dt in out:
                     per_page[n].setdefault(page, []).append(dt)
                 print(f"{n:>6} {len(times):>8} {med:>9.3f} {_p95(times):>7.3f} {max(times):>7.3f} "
-                      f"{med / base:>11.1f} {len(times) / wall:>10.1f} {n_err:>7}")
+                      f"{med / base:>11.1f} {len(times) / wall:>10.1f} {len(problems):>7}")
+            if all_problems:
+                print("Fehler: " + "; ".join(f"{p} ×{all_problems.count(p)}"
+                                              for p in sorted(set(all_problems))))
             print("\nMedian / p95 je Seite (s):")
             print(f"{'Seite':<28}" + "".join(f"{f'{n} Nutzer':>18}" for n in args.users))
             for page in pages:
@@ -175,6 +180,14 @@ def main() -> int:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            # the browser sees only a generic message (showErrorDetails = "none"); keep the
+            # server log with the tracebacks
+            out = ROOT / "bench" / "out"
+            out.mkdir(parents=True, exist_ok=True)
+            log = (Path(tmp) / "server.log").read_text(encoding="utf-8", errors="replace")
+            (out / "load-server.log").write_text(log, encoding="utf-8")
+            n_tb = log.count("Traceback")
+            print(f"\nServer-Log: bench/out/load-server.log ({n_tb} Tracebacks)")
     return 0
 
 
