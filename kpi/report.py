@@ -107,9 +107,11 @@ def _param_text(label: str, value: float) -> str:
 # ---------------------------------------------------------------- charts
 
 def _png(chart, width: int) -> bytes:
+    """Render a Vega-Lite chart (Altair object or spec dict) at a fixed width to PNG."""
     import vl_convert as vlc
 
-    spec = chart.properties(width=width).to_dict()
+    spec = dict(chart) if isinstance(chart, dict) else chart.to_dict()
+    spec["width"] = width  # the app's charts say width "container", which has no meaning in a PDF
     return vlc.vegalite_to_png(spec, scale=2)
 
 
