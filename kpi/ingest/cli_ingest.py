@@ -72,9 +72,9 @@ def run_ingest(args, open_db) -> int:
             print("Nichts geladen; die Datenbank ist unverändert.", file=sys.stderr)
             return EXIT_INPUT
         for res in results:
-            counts = preview_counts(db, res)
             print(_short_report(res))
             if args.dry_run:
+                counts = preview_counts(db, res)  # only here: a trial load costs as much as the load
                 print(f"  Probelauf: würde {counts.inserted} Werte neu anlegen, {counts.updated} ändern, "
                       f"{counts.unchanged} unverändert lassen (nichts gespeichert).")
                 continue
