@@ -141,7 +141,7 @@ def _sample_table(frame) -> pd.DataFrame:
         {
             "Kommune": df["kommune"].astype("object"),
             "Maßnahme": df["massnahme"].astype("object").where(df["massnahme"].notna(), "(kommunenweit)"),
-            "Kennzahl": df["kpi"].astype("object"),
+            "Kennzahl": [catalog.KPI_BY_KEY[k].label if k in catalog.KPI_BY_KEY else k for k in df["kpi"]],
             "Zeitraum": [fmt.period_de(p, g) for p, g in zip(df["period_start"], df["granularity"], strict=True)],
             "Wert": [fmt.number_de(v, 0 if float(v).is_integer() else 2) if pd.notna(v) else "–"
                      for v in df["value"]],
