@@ -168,3 +168,21 @@ def test_panels_on_demo_data_have_summary_table_and_spec(demo_db):
     everything = panels.kpi_panels(demo_db, Filters(), ("fallzahl",))[0]
     assert "genau eine Maßnahme" in everything.note
     assert len({r["series"] for r in everything.spec["datasets"]["series"]}) == 4  # one line per Kommune
+
+
+def test_accessibility_table_lists_weakest_bitv_first_when_long(fresh_db):
+    from kpi import demo
+
+    demo.load_synthetic(fresh_db, n_kommunen=2, per_kommune=20, years=5, first_year=2021)  # 40 Maßnahmen
+    table = panels.accessibility_table(fresh_db)
+    assert len(table) == panels.ACCESSIBILITY_ROWS
+    scores = [float(t.split("\u00a0")[0].replace(".", "").replace(",", ".")) for t in table["BITV-Test"]
+              if t != "–"]
+    assert scores == sorted(scores)
+    assert list(table.columns[:3]) == ["Kommune", "Maßnahme", "Stand"]
+
+
+def test_accessibility_table_follows_the_maßnahme_filter(demo_db):
+    table = panels.accessibility_table(demo_db, None, ("E-Akte Bauamt",))
+    assert list(table["Maßnahme"]) == ["E-Akte Bauamt"]
+    assert "gut zugänglich" in table["BITV-Test"].iloc[0] and table["Stand"].iloc[0] == "September 2026"
