@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from kpi.db import SCHEMA_VERSION, Database, audit, default_path, open_database, raw_dir
+from kpi.fmt import number_de
 
 MANIFEST = "manifest.json"
 EXPORT_DIR = "export"
@@ -124,8 +125,8 @@ def backup(db: Database, out_dir: Path, user: str = "unbekannt") -> Path:
         raise
     with db.transaction() as cur:
         audit(cur, user, "backup",
-              f"Sicherung {target.name}: {counts.get('measurement', 0)} aktuelle Werte, "
-              f"{n_files} Originaldateien")
+              f"Sicherung {target.name}: {number_de(counts.get('measurement', 0))} aktuelle Werte, "
+              f"{number_de(n_files)} Originaldateien")
     return target
 
 

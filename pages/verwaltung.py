@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
@@ -95,7 +96,8 @@ with backup_tab:
         st.dataframe(
             pd.DataFrame([{
                 "Sicherung": f.name,
-                "Erstellt": m.get("created_at", "").replace("T", " "),
+                "Erstellt": fmt.datetime_de(datetime.fromisoformat(m["created_at"]))
+                if m.get("created_at") else "–",
                 "von": m.get("created_by", ""),
                 "Aktuelle Werte": fmt.number_de(m["tables"].get("measurement", 0)),
                 "Uploads": fmt.number_de(m["tables"].get("upload", 0)),
