@@ -307,14 +307,16 @@ def _const(value: str | None, n: int) -> pa.Array:
 def _values(grid: Grid, c: int, start: int, n: int):
     text = _col(grid, c, start, n)
     fast = fast_numbers(text, grid.decimal_of(c), None)
-    if fast is not None:  # a clean number column: no cell-type probe needed
-        return (text, *fast)
+    if fast is not None:  # a clean number column: no cell-type probe needed, no text kept
+        return (pa.nulls(n, pa.string()), *fast)
     mask = None
     if grid.has_probe and pc.any(ambiguous_mask(text)).as_py():
         # only then read the column's cell types: '1.234' as Excel number vs German text
         m = grid.numeric_mask(c)
         mask = m.slice(start, n) if m is not None else None
     values, missing, bad = number_status(text, decimal=grid.decimal_of(c), numeric_mask=mask)
+    # the text is only needed for messages about cells that are no numbers
+    text = pc.if_else(bad, text, pa.scalar(None, pa.string()))
     return text, values, missing, bad
 
 

@@ -194,6 +194,7 @@ def _analyse_book(book, result: IngestResult, sink: IssueSink, kpis: KpiCatalog,
             continue
         recognised += 1
         parts.append(lay.records(grid, layout))
+        book.drop(name)  # the records hold what is needed: free the sheet's text grid (memory)
     if recognised == 0 and not reference.has_rows(result.payload):
         result.needs_profile = True
         result.fatal = True

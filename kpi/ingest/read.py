@@ -96,6 +96,9 @@ class Book:
     _load: Callable[[str], Grid]
     _cache: dict[str, Grid] = field(default_factory=dict)
 
+    def drop(self, name: str) -> None:
+        self._cache.pop(name, None)
+
     def grid(self, name: str) -> Grid:
         if name not in self._cache:
             self._cache[name] = self._load(name)
