@@ -186,3 +186,13 @@ def test_accessibility_table_follows_the_maßnahme_filter(demo_db):
     table = panels.accessibility_table(demo_db, None, ("E-Akte Bauamt",))
     assert list(table["Maßnahme"]) == ["E-Akte Bauamt"]
     assert "gut zugänglich" in table["BITV-Test"].iloc[0] and table["Stand"].iloc[0] == "September 2026"
+
+
+def test_summary_sentence_ignores_baseline_for_a_view_before_golive():
+    df = series_frame([42.0, 44.0], start="2022-02-01")
+    b = Baseline("M", "K", 40.0, None, date(2023, 6, 1), date(2024, 5, 1), date(2024, 6, 1), "measured")
+    text = timeseries.summary_sentence(df, label="Ø Bearbeitungszeit", unit="Minuten", polarity="lower",
+                                       aggregation="wmean_fallzahl", granularity="month", baseline=b)
+    # (44 − 42) / 42 = +4,8 % → +5 %
+    assert text == ("Ø Bearbeitungszeit: von 42\u00a0Minuten (Februar 2022) auf 44\u00a0Minuten im März 2022 "
+                    "gestiegen (+5\u00a0%, eine Verschlechterung).")

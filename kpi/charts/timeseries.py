@@ -225,7 +225,7 @@ def _last_complete(rows: pd.DataFrame, granularity: str, aggregation: str) -> pd
 def _change_words(old: float, new: float, polarity: str) -> tuple[str, str]:
     """('gesunken', ' (−35 %, eine Verbesserung)') for a change from old to new."""
     if old == 0:
-        return ("gestiegen" if new > 0 else "unverändert", "")
+        return ("gestiegen" if new > 0 else "unverändert geblieben", "")
     rel = (new - old) / abs(old)
     if abs(rel) < 0.005:
         return "nahezu unverändert geblieben", ""
@@ -250,7 +250,8 @@ def summary_sentence(
 ) -> str:
     """One German sentence on the chart's total: baseline → newest value, or first → newest period.
 
-    Uses the newest complete period for sums; says so when there are no values.
+    Uses the newest complete period for sums; says so when there are no values. The baseline is
+    used only when the newest period lies on or after go-live.
     """
     total = series[series["is_total"]] if "is_total" in series else series
     total = total.dropna(subset=["value"]).sort_values("period")
@@ -259,6 +260,8 @@ def summary_sentence(
     last = _last_complete(total, granularity, aggregation)
     when = fmt.period_de(last["period"].date(), granularity)
     when = f"im Jahr {when}" if granularity == "year" else f"im {when}" if granularity == "quarter" else f"im {when}"
+    if baseline is not None and baseline.golive is not None and last["period"].date() < baseline.golive:
+        baseline = None  # a view that ends before go-live cannot be judged against the Ausgangswert
     if baseline is not None:
         old = baseline.per_bucket(granularity, aggregation)
         if baseline.source == "measured" and baseline.window_from is not None:
