@@ -388,3 +388,15 @@ def test_fresh_server_refuses_direct_urls(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_oidc_require_login_shows_only_the_sign_in_button(db_path):
+    secrets = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x",
+                        "client_id": "kpi", "client_secret": "y",
+                        "server_metadata_url": "https://idp.example/.well-known/openid-configuration"},
+               "kpi": {"require_login": True}}
+    at = _app(secrets, user={"is_logged_in": False}).run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Anmelden"]
+    assert at.info[0].value == "Bitte melden Sie sich mit Ihrem Dienstkonto an."
+    assert not at.dataframe and not at.metric and not at.sidebar.caption
