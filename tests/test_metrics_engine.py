@@ -340,3 +340,15 @@ def test_massnahme_without_any_values(fresh_db):
     (agg,) = engine.aggregate([leer, voll], "overall")
     assert agg.costs_eur == 10 and agg.npv_eur == pytest.approx(-10)
     assert len(engine.series_frame([leer, voll])) == 1
+
+
+def test_partly_computable_benefits_are_flagged(fresh_db):
+    # paper has a baseline (Dec 2023), processing time has none: benefits = paper only, with a reason
+    rows = [(A, "T", "papier_kosten_eur", "2023-12", 500.0), (A, "T", "papier_kosten_eur", "2024-01", 200.0),
+            (A, "T", "fallzahl", "2024-01", 10.0), (A, "T", "bearbeitungszeit_min", "2024-01", 20.0)]
+    load(fresh_db, [(A, "T", "2024-01", "mittel")], rows)
+    r = engine.compute_massnahme(fresh_db, A, "T")
+    assert r.paper_saving_eur == pytest.approx(500 - 200) and r.time_saving_eur is None
+    assert r.benefits_eur == pytest.approx(300) and r.benefits_budget_eur == pytest.approx(300)
+    assert not r.complete and any("Zeitersparnis nicht berechenbar" in x for x in r.not_computable)
+    assert "Hinweis Amtsdorf – T: Zeitersparnis nicht berechenbar" in engine.table_de([r])

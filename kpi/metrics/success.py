@@ -118,6 +118,8 @@ def status_without_target(change_abs: float, baseline: float, polarity: str) -> 
 def kpi_success(db: Database, kommune: str | None = None, massnahme: str | None = None) -> pd.DataFrame:
     """Return one row per (kommune, massnahme, kpi) with data: baseline, current, change, target, progress, status.
 
+    Cost KPIs (family 'kosten') are left out: the cost-benefit figures judge them.
+
     Columns: kommune, massnahme, kpi, kpi_label, unit, polarity, baseline, baseline_source, current,
     current_month, change_abs, change_pct, target, target_date, start, progress, expected_progress,
     status ('gruen'|'gelb'|'rot'|None), status_text_de, rule_de.
