@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages._auth import current_user, render_account_box
+from pages._ops import ensure_daily_backup
 from pages._shared import stand_text
 
 ROOT = Path(__file__).parent
@@ -47,4 +48,5 @@ for file, title, icon, section, min_role in PAGES:
 nav = st.navigation(sections)
 st.sidebar.markdown(f"**{stand_text()}**")  # the data date, always visible
 render_account_box(user)
+ensure_daily_backup()  # once per process, when backup_time is configured (pages/_ops.py)
 nav.run()

@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -181,6 +181,38 @@ def list_backups(out_dir: Path) -> list[tuple[Path, dict]]:
             except BackupError:
                 continue
     return found
+
+
+def prune_backups(out_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backup folders (and their zips) in `out_dir`; return deleted."""
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    folders = [f for f, _ in list_backups(out_dir)]  # newest first, only complete backups
+    deleted = []
+    for f in folders[keep:]:
+        shutil.rmtree(f, ignore_errors=True)
+        f.with_suffix(".zip").unlink(missing_ok=True)
+        deleted.append(f)
+    return deleted
+
+
+def parse_daily_time(text: str | None) -> tuple[int, int] | None:
+    """Parse 'HH:MM' (24 h) for the daily backup; None when empty or malformed."""
+    if not text or not isinstance(text, str):
+        return None
+    parts = text.strip().split(":")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    hour, minute = int(parts[0]), int(parts[1])
+    return (hour, minute) if 0 <= hour < 24 and 0 <= minute < 60 else None
+
+
+def seconds_until(now: datetime, hour: int, minute: int) -> float:
+    """Seconds from `now` to the next HH:MM (tomorrow when today's has passed)."""
+    target = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if target <= now:
+        target = target + timedelta(days=1)
+    return (target - now).total_seconds()
 
 
 def _unpack(source: Path, workdir: Path) -> Path:

@@ -80,6 +80,15 @@ with backup_tab:
                 "oder `backup_dir` in `[kpi]` der secrets.toml). Eine Sicherung enthält alle Tabellen "
                 "(als Parquet, lesbar auch von neueren DuckDB-Versionen) und die hochgeladenen "
                 "Originaldateien.")
+    from pages._ops import backup_settings
+
+    _, daily, keep = backup_settings()
+    if daily:
+        st.caption(f"Automatische Sicherung: täglich um {daily[0]:02d}:{daily[1]:02d} Uhr; die neuesten "
+                   f"{keep} Sicherungen bleiben erhalten.")
+    else:
+        st.caption("Automatische Sicherung: aus (einschalten mit `backup_time = \"02:30\"` in `[kpi]` "
+                   "der secrets.toml oder `KPI_BACKUP_TIME`).")
     if st.button("Jetzt sichern", type="primary", icon=":material/backup:"):
         try:
             with st.spinner("Sicherung läuft …"):

@@ -226,3 +226,31 @@ def test_backup_during_concurrent_uploads_holds_each_upload_whole(tmp_path):
             assert r.query("SELECT count(*) FROM measurement_history")[0][0] == 5 * n_uploads
             assert r.query("SELECT count(*) FROM measurement")[0][0] == 5 * n_uploads
     db.close()
+
+
+def test_prune_keeps_the_newest_complete_backups(small_db, tmp_path):
+    out = tmp_path / "s"
+    made = [backup.backup(small_db, out) for _ in range(3)]
+    backup.zip_backup(made[0])
+    (out / "kpi-sicherung-00000000-000000").mkdir()  # incomplete (no manifest): never touched
+    deleted = backup.prune_backups(out, keep=2)
+    assert deleted == [made[0]]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["kpi-sicherung-00000000-000000", made[1].name, made[2].name])
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("02:30", (2, 30)), (" 23:59 ", (23, 59)), ("0:05", (0, 5)),
+    ("24:00", None), ("2.30", None), ("", None), (None, None), ("ab:cd", None), ("12:60", None),
+])
+def test_parse_daily_time(text, expected):
+    assert backup.parse_daily_time(text) == expected
+
+
+def test_seconds_until_next_daily_time():
+    from datetime import datetime
+
+    assert backup.seconds_until(datetime(2026, 3, 1, 2, 0, 0), 2, 30) == 30 * 60
+    # already past today: tomorrow, 23 h 30 min later
+    assert backup.seconds_until(datetime(2026, 3, 1, 3, 0, 0), 2, 30) == 23.5 * 3600
+    assert backup.seconds_until(datetime(2026, 3, 1, 2, 30, 0), 2, 30) == 24 * 3600

@@ -400,3 +400,28 @@ def test_oidc_require_login_shows_only_the_sign_in_button(db_path):
     assert [b.label for b in at.button] == ["Anmelden"]
     assert at.info[0].value == "Bitte melden Sie sich mit Ihrem Dienstkonto an."
     assert not at.dataframe and not at.metric and not at.sidebar.caption
+
+
+def test_daily_backup_runs_in_the_app_process(db_path, tmp_path, monkeypatch):
+    import time as _time
+
+    from kpi import backup
+
+    calls = []
+
+    def soon(now, hour, minute):  # first wait: none; then an hour (the test ends long before)
+        calls.append((hour, minute))
+        return 0 if len(calls) == 1 else 3600
+
+    monkeypatch.setattr(backup, "seconds_until", soon)
+    monkeypatch.setenv("KPI_BACKUP_TIME", "02:30")
+    monkeypatch.setenv("KPI_BACKUP_DIR", str(tmp_path / "nachts"))
+    at = _admin_page("verwaltung", db_path)
+    assert any(c.value.startswith("Automatische Sicherung: täglich um 02:30 Uhr") for c in at.caption)
+    _app(LOCAL, {"kpi_local_account": "chefin"}).run()  # app.py starts the worker
+    deadline = _time.monotonic() + 30
+    while not list((tmp_path / "nachts").glob("kpi-sicherung-*/manifest.json")):
+        assert _time.monotonic() < deadline, "no automatic backup written"
+        _time.sleep(0.2)
+    assert calls[0] == (2, 30)
+    assert list(audit_log(get_db(), action="backup")["user_name"]) == ["automatisch"]
