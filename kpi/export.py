@@ -52,7 +52,7 @@ DATA_COLUMNS = ("kommune", "massnahme", "handlungsfeld", "kpi", "kpi_label", "pe
 _TEXT_COLUMNS = ("kommune", "massnahme", "handlungsfeld", "kpi_label", "unit", "note")
 _INJECTION_CHARS = ("=", "+", "-", "@", "\t", "\r")
 
-SORT_ROWS_MAX = 200_000  # CSV/Parquet exports above this keep storage order (see _write_data)
+SORT_ROWS_MAX = 200_000  # exports above this keep storage order (see _write_data)
 _GRANULARITY_RANK = {"month": 1, "quarter": 2, "year": 3}
 _BATCH_ROWS = 65_536
 
@@ -543,14 +543,17 @@ def _write_data(db: Database, fmt: str, filters: Filters, target: Path, user: st
         n = count_rows(db, filters)
         if n > XLSX_MAX_DATA_ROWS:
             raise ExportError(_too_many_rows_message(n))
-        sql, params = data_sql(filters, "safe")
+        sql, params = data_sql(filters, "safe", sort=n <= SORT_ROWS_MAX)
         info = _info_rows(db, filters, "data", n, user, upload_ids_used(db, filters),
-                          [("Aggregation", _aggregation_note(filters))])
+                          [("Aggregation", _aggregation_note(filters)),
+                           ("Reihenfolge", "nach Kommune, Maßnahme, Kennzahl, Zeitraum" if n <= SORT_ROWS_MAX
+                            else f"wie gespeichert (über {number_de(SORT_ROWS_MAX)} Zeilen; mit dem Autofilter "
+                                 "sortierbar)")])
         return _xlsx_write(db, sql, params, target, n, info)
     style = {"csv": "safe", "csv-de": "csv-de", "parquet": "plain"}[fmt]
     n = count_rows(db, filters)
     # Sorting a million rows costs more than writing them (measured: bench/export.py), so very
-    # large CSV/Parquet exports keep storage order; spreadsheet users sort small selections.
+    # large exports keep storage order; spreadsheet users sort small selections.
     sql, params = data_sql(filters, style, sort=n <= SORT_ROWS_MAX)
     if fmt == "csv-de":
         sql = _bom_first_column(sql)

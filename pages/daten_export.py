@@ -79,7 +79,7 @@ with tab_data:
         st.caption(note)
     st.caption("„CSV für Excel (Deutsch)“: Semikolon, Dezimalkomma, Datum TT.MM.JJJJ, UTF-8 mit BOM – öffnet "
                "sich per Doppelklick richtig in deutschem Excel. „CSV (Standard)“: Komma, Dezimalpunkt, "
-               f"ISO-Datum – für Programme. CSV und Parquet mit mehr als {fmt.number_de(export.SORT_ROWS_MAX)} "
+               f"ISO-Datum – für Programme. Exporte mit mehr als {fmt.number_de(export.SORT_ROWS_MAX)} "
                "Zeilen bleiben unsortiert (schneller). Die Excel-Datei enthält ein Blatt „Info“ mit Filtern, Datenstand "
                "und verwendeten Uploads. Texte, die mit =, +, -, @ beginnen, werden mit ' entschärft.")
 

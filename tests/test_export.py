@@ -133,6 +133,7 @@ def test_xlsx_has_typed_cells_formats_frozen_header_autofilter_and_info_sheet(sm
     assert info["Exportiert von"] == "analyst"
     assert info["Exportiert am"].startswith(datetime.now().strftime("%d.%m.%Y"))
     assert info["Zeilen"] == str(len(got))
+    assert info["Reihenfolge"] == "nach Kommune, Maßnahme, Kennzahl, Zeitraum"
 
 
 def test_parquet_keeps_native_types_and_values(small_db):
