@@ -266,10 +266,28 @@ def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> N
 _KEY = ["kommune", "massnahme", "kpi_key", "period_start", "gran"]
 
 
+def _key_codes(t: pa.Table, cols: list[str]) -> pa.Array | None:
+    """One int64 per row identifying its key (codes of each column combined); None if too many."""
+    code = None
+    span = 1
+    for name in cols:
+        col = t.column(name)
+        uniq = pc.unique(col)
+        idx = pc.cast(pc.index_in(col, value_set=uniq), pa.int64())
+        span *= max(len(uniq), 1)
+        if span > 2**62:
+            return None
+        code = idx if code is None else pc.add(pc.multiply(code, len(uniq)), idx)
+    return code
+
+
 def _duplicates(ok: pa.Table, sink: IssueSink) -> None:
     """Warn for every row whose key already appeared earlier in the file (the last row wins)."""
-    counts = ok.select(_KEY).group_by(_KEY, use_threads=False).aggregate([([], "count_all")])
-    if counts.num_rows == ok.num_rows:  # the usual case: every key once
+    codes = _key_codes(ok, _KEY)
+    if codes is not None:
+        if len(pc.unique(codes)) == ok.num_rows:  # the usual case: every key once
+            return
+    elif ok.select(_KEY).group_by(_KEY, use_threads=False).aggregate([]).num_rows == ok.num_rows:
         return
     con = duckdb.connect()
     try:
@@ -299,20 +317,15 @@ def _online_above_total(ok: pa.Table, sink: IssueSink) -> None:
     total = ok.filter(_mask(pc.equal(kpi, "fallzahl")))
     if online.num_rows == 0 or total.num_rows == 0:
         return
-    con = duckdb.connect()
-    try:
-        con.register("o", online)
-        con.register("f", total)
-        over = con.sql(
-            """
-            SELECT o.*, f.value AS fall_value FROM o JOIN f
-              ON f.kommune = o.kommune AND f.massnahme IS NOT DISTINCT FROM o.massnahme
-             AND f.period_start = o.period_start AND f.gran = o.gran
-            WHERE o.value > f.value ORDER BY o.sheet, o.row
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
+    # the key without the KPI: period of the same Kommune and Maßnahme
+    both = pa.concat_tables([total, online])
+    codes = _key_codes(both, ["kommune", "massnahme", "period_start", "gran"])
+    if codes is None:
+        return
+    total_codes, online_codes = codes.slice(0, total.num_rows), codes.slice(total.num_rows)
+    pos = pc.index_in(online_codes, value_set=total_codes)
+    fall = pc.take(total.column("value"), pos)
+    over = online.append_column("fall_value", fall).filter(_mask(pc.greater(online.column("value"), fall)))
     sink.add_rows("online über Fallzahl", "warning", over,
                   lambda r: (f"Online-Fälle ({number_de(r['value'])}) sind mehr als alle Fälle "
                              f"({number_de(r['fall_value'])}) im selben Zeitraum; bitte prüfen"), "c_value")
