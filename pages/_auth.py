@@ -19,9 +19,10 @@ _SESSION_KEY = "kpi_local_account"
 
 # Streamlit serves a folder named pages/ as "multipage v1" until some session has called
 # st.navigation: on a freshly started server the first request for /einstellungen would run
-# pages/einstellungen.py directly, past app.py's role filter (measured on 1.67). Every page
-# imports this module, so the first such run switches that fallback off for all later runs;
-# the run itself is stopped by require_role() at the top of each restricted page.
+# pages/einstellungen.py directly, past app.py's role filter (measured on 1.67). The first import
+# of this module (app.py or a restricted page) switches that fallback off for all later runs;
+# a restricted page started that way re-runs through app.py (ensure_routed), and its
+# require_role() guard would stop it in any case.
 try:
     from streamlit.runtime.pages_manager import PagesManager
 
