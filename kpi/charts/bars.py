@@ -111,4 +111,4 @@ def peer_chart(peers: pd.DataFrame, *, label: str, height: int | None = None) ->
               "encoding": {"y": y, "x": {"field": "value", "type": "quantitative"},
                            "text": {"field": "value_de"}}}
     return spec.top_level([quartile_band, median_rule, dots, labels], {"peers": spec.records(frame)},
-                          height=height or max(160, 56 * len(frame)))
+                          height=height or max(180, 72 * len(frame)))
