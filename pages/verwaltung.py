@@ -49,8 +49,8 @@ with users_tab:
         st.error(problem)
 
     st.subheader("Passwort-Hash für ein lokales Konto erzeugen")
-    st.caption("Das Passwort wird nicht gespeichert. Den angezeigten Abschnitt in "
-               "`.streamlit/secrets.toml` einfügen; die App liest ihn beim nächsten Seitenaufruf.")
+    st.caption("Das Passwort wird nicht gespeichert. Den angezeigten Abschnitt in "  # no code span: grey on grey fails AA
+               "„.streamlit/secrets.toml“ einfügen; die App liest ihn beim nächsten Seitenaufruf.")
     with st.form("hash_form", clear_on_submit=True):
         c1, c2 = st.columns(2)
         new_name = c1.text_input("Anmeldename", max_chars=40)
