@@ -36,13 +36,20 @@ STATUS_SYMBOL = {"gruen": "✓", "gelb": "!", "rot": "✗"}
 _CURRENT_SQL = """
     WITH sel AS (""" + _SEL_SQL + """),
     expanded AS MATERIALIZED (""" + _EXPANDED_SQL + """),
-    ranked AS (
-        SELECT e.massnahme_id, e.kpi, e.month, e.value, c.aggregation, w.value AS weight,
+    numbered AS (
+        SELECT e.massnahme_id, e.kpi, e.month, e.value,
                row_number() OVER (PARTITION BY e.massnahme_id, e.kpi ORDER BY e.month DESC) AS rn_desc,
-               row_number() OVER (PARTITION BY e.massnahme_id, e.kpi ORDER BY e.month) AS rn_asc
+               row_number() OVER (PARTITION BY e.massnahme_id, e.kpi ORDER BY e.month) AS rn_asc,
+               min(e.month) OVER (PARTITION BY e.massnahme_id, e.kpi) AS first_month_all
         FROM expanded e
-        JOIN kpi c ON c.key = e.kpi
-        LEFT JOIN expanded w ON w.massnahme_id = e.massnahme_id AND w.month = e.month AND w.kpi = 'fallzahl'
+    ),
+    -- only the rows needed (last n months, first value) get their Fallzahl weight
+    ranked AS (
+        SELECT r.*, c.aggregation, w.value AS weight
+        FROM numbered r
+        JOIN kpi c ON c.key = r.kpi
+        LEFT JOIN expanded w ON w.massnahme_id = r.massnahme_id AND w.month = r.month AND w.kpi = 'fallzahl'
+        WHERE r.rn_desc <= $n OR r.rn_asc = 1
     )
     SELECT massnahme_id, kpi,
            CASE any_value(aggregation)
@@ -54,7 +61,7 @@ _CURRENT_SQL = """
                ELSE avg(value) FILTER (WHERE rn_desc <= $n) END AS current,
            max(month) AS current_month,
            max(value) FILTER (WHERE rn_asc = 1) AS first_value,
-           min(month) AS first_month
+           min(first_month_all) AS first_month
     FROM ranked GROUP BY massnahme_id, kpi
 """
 
