@@ -28,7 +28,8 @@ REFUSE = [n for n, (_, _, exp) in mc.CASES.items() if exp == "refuse"]
 ACCEPT = [n for n, (_, _, exp) in mc.CASES.items() if exp in ("accept", "warn")]
 # cases that abort or exhaust calamine/openpyxl if they ever reached them
 DANGEROUS = ["zip_bomb", "zip_bomb_ratio", "zip_bomb_lying", "huge_dimension", "huge_dimension_norefs",
-             "prefixed_huge", "huge_merge", "duplicate_member", "xml_bomb", "external_entity"]
+             "prefixed_huge", "huge_merge", "duplicate_member", "xml_bomb", "external_entity", "ten_digit_row",
+             "five_letter_column"]
 GERMAN_WORDS = ("Datei", "ist", "nicht", "enthält", "erlaubt", "Bitte", "Teil")
 
 

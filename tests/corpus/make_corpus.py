@@ -109,7 +109,7 @@ def valid_rows(n: int = 6) -> list[list]:
     """A small long table in the user's layout (German headers, text periods)."""
     rows = [HEADER]
     for i in range(n):
-        rows.append(["Musterstadt", "Online-Bauantrag", "antraege_gesamt", f"2024-{i % 12 + 1:02d}",
+        rows.append(["Musterstadt", "Online-Bauantrag", "fallzahl", f"2024-{i % 12 + 1:02d}",
                      100 + i])
     return rows
 
@@ -119,7 +119,7 @@ def valid_xlsx() -> bytes:
 
 
 def valid_csv() -> bytes:
-    lines = [";".join(HEADER)] + [f"Musterstadt;Online-Bauantrag;antraege_gesamt;2024-0{i + 1};{100 + i}"
+    lines = [";".join(HEADER)] + [f"Musterstadt;Online-Bauantrag;fallzahl;2024-0{i + 1};{100 + i}"
                                   for i in range(6)]
     return ("\n".join(lines) + "\n").encode("utf-8")
 
@@ -203,6 +203,19 @@ def huge_dimension_norefs() -> bytes:
     body = '<row r="1">' + "<c/>" * 20000 + '<c><v>1</v></c></row><row r="1048576"><c><v>2</v></c></row>'
     return xlsx({"Daten": f'<?xml version="1.0" encoding="UTF-8"?>\n<worksheet xmlns="{NS}">'
                           f'<sheetData>{body}</sheetData></worksheet>'})
+
+
+def ten_digit_row() -> bytes:
+    """Found by the fuzzer: a row number with 10 digits (calamine tried to allocate 16 TB)."""
+    rows = valid_rows()
+    xml = sheet_xml(rows).replace('<c r="E7">', '<c r="SG1000000000">')
+    return xlsx({"Daten": xml})
+
+
+def five_letter_column() -> bytes:
+    """A column reference with five letters (beyond XFD), in the exact (non-canonical) form."""
+    xml = sheet_xml(valid_rows()).replace('<c r="E7">', "<c s='0' r='AAAAA7'>")
+    return xlsx({"Daten": xml})
 
 
 def huge_merge() -> bytes:
@@ -552,6 +565,8 @@ CASES: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "huge_dimension_norefs": ("riesig_ohne_r.xlsx", huge_dimension_norefs, "refuse"),
     "prefixed_huge": ("riesig_prefix.xlsx", prefixed_huge, "refuse"),
     "huge_merge": ("verbunden.xlsx", huge_merge, "refuse"),
+    "ten_digit_row": ("zehnstellig.xlsx", ten_digit_row, "refuse"),
+    "five_letter_column": ("fuenf_buchstaben.xlsx", five_letter_column, "refuse"),
     "lying_dimension": ("dimension.xlsx", lying_dimension, "refuse"),
     "xml_bomb": ("xmlbombe.xlsx", xml_bomb, "refuse"),
     "external_entity": ("xxe.xlsx", external_entity, "refuse"),
