@@ -144,6 +144,7 @@ def analyse(data: bytes, file_name: str, profile=None, limits=None, *, db=None) 
         sink.add("error", str(exc))
         result.fatal = True
     result.issues = sink.issues
+    pa.default_memory_pool().release_unused()
     return result
 
 
@@ -233,6 +234,8 @@ def commit(db, result: IngestResult, *, partial: bool = False, user: str = "unbe
             f"„{result.file_name}“ enthält {len(result.errors)} Fehler und wird nicht geladen. "
             "Bitte die Fehler beheben oder ausdrücklich nur die gültigen Zeilen laden."
         )
+    # hand memory freed by reading and validating back before DuckDB needs its own (peak memory)
+    pa.default_memory_pool().release_unused()
     return store.apply_payload(
         db, result.payload, file_name=result.file_name, user=user, raw_bytes=result.raw,
         profile=result.profile_name, n_warnings=len(result.warnings),
