@@ -352,3 +352,15 @@ def test_partly_computable_benefits_are_flagged(fresh_db):
     assert r.benefits_eur == pytest.approx(300) and r.benefits_budget_eur == pytest.approx(300)
     assert not r.complete and any("Zeitersparnis nicht berechenbar" in x for x in r.not_computable)
     assert "Hinweis Amtsdorf – T: Zeitersparnis nicht berechenbar" in engine.table_de([r])
+
+
+def test_static_payback_counts_project_costs_before_golive_as_investment(fresh_db):
+    rows = [(A, "S", "kosten_investition_eur", "2023-11", 4000.0), (A, "S", "kosten_personal_eur", "2023-12", 1000.0)]
+    rows += [(A, "S", "kosten_betrieb_eur", f"2024-{m:02d}", 100.0) for m in range(1, 13)]
+    rows += [(A, "S", "einsparung_sonstige_eur", f"2024-{m:02d}", 1100.0) for m in range(1, 13)]
+    load(fresh_db, [(A, "S", "2024-01", "mittel")], rows)
+    r = engine.compute_massnahme(fresh_db, A, "S")
+    # investment 4000 + 1000 (project staff before go-live) = 5000
+    # annual net saving (12 × 1100 − 12 × 100) / 12 months × 12 = 12000 → 5000 / 12000 = 0.4167 years
+    assert r.investment_eur == 5000
+    assert r.static_payback_years == pytest.approx(5000 / 12000)

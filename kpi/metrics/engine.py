@@ -23,6 +23,9 @@ How the numbers are made (DOMAIN.md §4):
 * Monthly discounting convention (dynamic payback, cumulative discounted series): a month is
   discounted with the factor of its calendar year, 1/(1+i)^t, so the sum of the discounted
   monthly values equals the yearly NPV exactly.
+* Static payback = investment / mean annual net saving after go-live, where investment = every
+  cost before the go-live month + investment costs from it on, and the annual net saving =
+  (benefits − running costs) per month since go-live × 12; None when that saving is not positive.
 * Dynamic payback month: the first month from which the cumulative discounted net benefit is ≥ 0
   and stays ≥ 0 up to the last month with data (a later relapse below zero moves the month); None
   ("noch nicht amortisiert") when the final cumulative value is below zero.
@@ -158,7 +161,7 @@ class MassnahmeResult:
     paper_saving_eur: float | None = None
     time_saving_eur: float | None = None
     other_saving_eur: float = 0.0
-    investment_eur: float = 0.0
+    investment_eur: float = 0.0  # static payback's investment: costs before go-live + investment costs after
     first_year: int | None = None  # t = 0
     yearly: list[dict] = field(default_factory=list)  # year, t, costs_eur, benefits_eur, ...
     planned_npv_eur: float | None = None
@@ -802,7 +805,9 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
 
     costs_m = a["costs_eur"]
     costs = float(np.sum(costs_m)) if n else 0.0
-    investment = float(np.sum(a["invest_eur"])) if n else 0.0
+    # one-off investment for the static payback: every cost before the go-live month plus
+    # investment costs from it on (project staff before go-live is part of the investment)
+    investment = (float(np.sum(costs_m[~after])) + float(np.sum(a["invest_eur"][after]))) if n else 0.0
     budget_parts = [paper_saving, other_saving]
     all_parts = [paper_saving, time_saving, other_saving]
     # a total exists when at least one component is computable or nothing was to be claimed
@@ -991,7 +996,7 @@ def _explain(res: MassnahmeResult, rate_version, fte_version, versions, src) -> 
         FIGURES_DE["costs_eur"],
         "Summe aller Kosten über alle Monate: Investitionskosten + Betriebs- und Lizenzkosten + "
         "Personalkosten des Vorhabens.",
-        [("Investitionskosten", res.investment_eur, "€", cost_src["kosten_investition_eur"]),
+        [("Investitionskosten", float(np.sum(s["invest"])), "€", cost_src["kosten_investition_eur"]),
          ("Betriebs-, Lizenz- und Personalkosten", float(np.sum(s["running"])), "€",
           cost_src["kosten_betrieb_eur"] + " / " + cost_src["kosten_personal_eur"])],
     )
@@ -1080,9 +1085,11 @@ def _explain(res: MassnahmeResult, rate_version, fte_version, versions, src) -> 
     )
     ex["static_payback_years"] = Explanation(
         FIGURES_DE["static_payback_years"],
-        "Investitionskosten / durchschnittlicher jährlicher Nettonutzen nach dem Go-live "
-        "(Nutzen − laufende Kosten, je Monat seit Go-live × 12).",
-        [("Investitionskosten", res.investment_eur, "€", cost_src["kosten_investition_eur"]),
+        "Investition / durchschnittlicher jährlicher Nettonutzen nach dem Go-live (Nutzen − laufende "
+        "Kosten, je Monat seit Go-live × 12). Investition = alle Kosten vor dem Go-live-Monat + "
+        "Investitionskosten ab dem Go-live.",
+        [("Investition", res.investment_eur, "€", cost_src["kosten_investition_eur"] + " / "
+          + cost_src["kosten_personal_eur"]),
          ("Monate seit Go-live", int(np.sum(s["after"])), "Monate", "Zeitraum der Daten")],
     )
     ex["payback_month"] = Explanation(
