@@ -1,0 +1,1 @@
+"""Import of KPI workbooks and CSV files: parse, read, recognise layouts, validate, load; template."""

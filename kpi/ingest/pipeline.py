@@ -8,6 +8,7 @@ Nothing is written before `commit`, and `commit` is one transaction (store.apply
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -18,6 +19,9 @@ from kpi.fmt import number_de
 from kpi.ingest import layout as lay
 from kpi.ingest.read import ReadError, open_book
 from kpi.ingest.validate import IssueSink, KpiCatalog, validate
+
+
+log = logging.getLogger(__name__)
 
 
 class IngestRefused(ValueError):
@@ -142,6 +146,12 @@ def analyse(data: bytes, file_name: str, profile=None, limits=None, *, db=None) 
         _analyse_book(book, result, sink, kpis, profile)
     except ReadError as exc:
         sink.add("error", str(exc))
+        result.fatal = True
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, pa.ArrowException) as exc:
+        # a file shaped in a way nobody foresaw: refuse it in German instead of failing the page
+        log.exception("analyse failed for %s", file_name)
+        sink.add("error", f"„{file_name}“ konnte nicht verarbeitet werden ({type(exc).__name__}). "
+                          "Bitte die Vorlage verwenden oder die Spalten zuordnen (Importprofil).")
         result.fatal = True
     result.issues = sink.issues
     pa.default_memory_pool().release_unused()
