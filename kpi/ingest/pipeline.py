@@ -20,7 +20,6 @@ from kpi.ingest import layout as lay
 from kpi.ingest.read import ReadError, open_book
 from kpi.ingest.validate import IssueSink, KpiCatalog, validate
 
-
 log = logging.getLogger(__name__)
 
 
