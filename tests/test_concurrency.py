@@ -265,3 +265,96 @@ def test_second_process_waits_and_then_loads(tmp_path):
     assert out.returncode == 0, out.stderr
     with open_database(db_path) as db:
         assert db.query("SELECT count(*) FROM measurement")[0][0] == N_OWN + len(SHARED)
+
+
+# ----------------------------------------------------------------------------- import folder
+
+def test_inbox_loads_good_files_and_reports_bad_ones_in_german(tmp_path):
+    from kpi.inbox import inbox_dir, process_inbox
+
+    db = open_database(tmp_path / "kpi.duckdb")
+    inbox = inbox_dir(db.path)
+    assert inbox == tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "maerz.csv").write_bytes(_csv(_frame(1, 1)))
+    (inbox / "kaputt.xlsx").write_bytes(b"PK\x03\x04 nicht wirklich")
+    (inbox / ".halb.csv.part").write_bytes(b"Kommune;")  # still being copied: ignored
+    results = process_inbox(db, min_age_seconds=0)
+    by_name = {r.file_name: r for r in results}
+    assert set(by_name) == {"maerz.csv", "kaputt.xlsx"}
+    assert by_name["maerz.csv"].loaded and "neu" in by_name["maerz.csv"].message
+    assert not by_name["kaputt.xlsx"].loaded and "beschädigt" in by_name["kaputt.xlsx"].message
+    assert (inbox / "erledigt" / "maerz.csv").is_file()
+    assert "geladen" in (inbox / "erledigt" / "maerz.csv.txt").read_text(encoding="utf-8")
+    report = (inbox / "fehler" / "kaputt.xlsx.txt").read_text(encoding="utf-8")
+    assert "Nichts geladen" in report and "Traceback" not in report
+    assert (inbox / ".halb.csv.part").exists()
+    assert db.query("SELECT count(*) FROM upload")[0][0] == 1
+    assert process_inbox(db, min_age_seconds=0) == []  # nothing twice
+    db.close()
+
+
+def test_inbox_skips_files_still_being_written(tmp_path):
+    from kpi.inbox import process_inbox
+
+    db = open_database(tmp_path / "kpi.duckdb")
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "neu.csv").write_bytes(_csv(_frame(1, 1)))
+    assert process_inbox(db, min_age_seconds=60) == []
+    assert len(process_inbox(db, min_age_seconds=0)) == 1
+    db.close()
+
+
+def test_inbox_swept_by_many_sessions_at_once_loads_each_file_once(tmp_path):
+    from kpi.inbox import process_inbox
+
+    db = open_database(tmp_path / "kpi.duckdb")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for w in range(6):
+        (inbox / f"datei_{w}.csv").write_bytes(_csv(_frame(w, 0)))
+    # a file left in the working folder by a killed process goes back into the queue
+    (inbox / ".in_arbeit").mkdir()
+    (inbox / ".in_arbeit" / "uebrig.csv").write_bytes(_csv(_frame(7, 0)))
+    seen: list[str] = []
+    errors: list[str] = []
+
+    def session():
+        try:
+            seen.extend(r.file_name for r in process_inbox(db, min_age_seconds=0))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=session) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(seen) == sorted([f"datei_{w}.csv" for w in range(6)] + ["uebrig.csv"])
+    assert db.query("SELECT count(*), count(DISTINCT file_name) FROM upload")[0] == (7, 7)
+    assert sorted(p.name for p in (inbox / "erledigt").iterdir() if p.suffix == ".csv") == sorted(seen)
+    db.close()
+
+
+def test_cron_drops_file_while_app_holds_database_then_app_loads_it(tmp_path):
+    """The monthly cron while the app runs: `kpi ingest` cannot open the file, the inbox can."""
+    from kpi.inbox import process_inbox
+
+    db_path = tmp_path / "kpi.duckdb"
+    app_db = open_database(db_path)  # the running app holds the file
+    csv = tmp_path / "monat.csv"
+    csv.write_bytes(_csv(_frame(2, 3)))
+    out = subprocess.run([sys.executable, "-m", "kpi", "ingest", str(csv), "--db", str(db_path), "--wait", "1"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "anderen Programm" in out.stderr
+    # the cron's fallback: copy under a hidden name, then rename into the inbox (atomic)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    part = inbox / ".monat.csv.part"
+    part.write_bytes(csv.read_bytes())
+    os.replace(part, inbox / "monat.csv")
+    (result,) = process_inbox(app_db, min_age_seconds=0)
+    assert result.loaded
+    assert app_db.query("SELECT count(*) FROM measurement")[0][0] == N_OWN + len(SHARED)
+    app_db.close()
