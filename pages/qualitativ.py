@@ -23,6 +23,7 @@ filters = filter_panel(fields=("kommune",))
 kommune = kommune_or_all(filters)
 user = current_user()
 may_edit = auth.may(user.role, "digitallotse")
+MAX_GRID_ROWS = 60
 
 panel = cached(ranking_panel, kommune)
 panel_block(panel, key="ranking")
@@ -52,6 +53,10 @@ if may_edit and st.button("Gewichte speichern", disabled=bool(errors), type="pri
 
 st.subheader("Punkte je Maßnahme (0 bis 10)")
 grid = cached(score_matrix, kommune)
+if len(grid) > MAX_GRID_ROWS:
+    # a grid of hundreds of rows is no form anyone fills in, and it slows every rerun
+    st.info(f"{fmt.number_de(len(grid))} Maßnahmen – bitte links eine Kommune wählen, um Punkte einzutragen.")
+    st.stop()
 criteria = [c for c in grid.columns if c not in ("Kommune", "Maßnahme")]
 edited_scores = st.data_editor(
     grid, key="scores_editor", hide_index=True, disabled=not may_edit or ["Kommune", "Maßnahme"], width="stretch",

@@ -177,6 +177,9 @@ def ozg_panel(db: Database, kommune: str | None = None) -> Panel:
                  note="Je Maßnahme zählt der neueste gemeldete Reifegrad.")
 
 
+RANKING_BARS = 20  # bars a projector can show legibly
+
+
 def ranking_panel(db: Database, kommune: str | None = None) -> Panel:
     """Nutzwertanalyse: weighted score (0–10) per Maßnahme as ranked bars, with the sensitivity sentence as note."""
     from kpi.metrics.qualitative import ranking_sensitivity, utility_ranking
@@ -199,7 +202,10 @@ def ranking_panel(db: Database, kommune: str | None = None) -> Panel:
         "Nutzwert (0–10)": [fmt.number_de(s, 2) for s in ranking["score"]],
         "fehlende Bewertungen": ranking["missing_de"].replace("", "–"),
     })
-    return Panel(title, bars.ranking_bars(ranking), summary, table, note=None,
+    note = None
+    if len(done) > RANKING_BARS:
+        note = f"Die Grafik zeigt die {RANKING_BARS} Maßnahmen mit dem höchsten Nutzwert; alle stehen in der Tabelle."
+    return Panel(title, bars.ranking_bars(ranking.head(RANKING_BARS)), summary, table, note=note,
                  extra={"sensitivity": sens.text_de, "holds": sens.holds})
 
 
