@@ -154,7 +154,7 @@ def mutate(rng: random.Random, name: str, data: bytes) -> tuple[str, bytes, str]
     if kind == "bytes":
         return name, _mutate_bytes(rng, data), kind
     if kind == "truncate":
-        return name, data[: rng.randrange(len(data))], kind
+        return name, data[: rng.randrange(len(data))] if data else data, kind
     try:
         return name, _rezip(data, rng, cells=kind == "cells"), kind
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, KeyError, IndexError,
