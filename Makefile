@@ -21,11 +21,15 @@ run: $(STAMP)
 	  echo "Entwicklungsmodus: keine .streamlit/secrets.toml – alle Besucher sind Administrator, nur über http://127.0.0.1:8501 erreichbar."; \
 	  KPI_DEV_ROLE=admin $(BIN)/streamlit run app.py --server.address 127.0.0.1; fi
 
-# Debian's chromium for the real-browser tests (no downloaded browsers).
+# Debian's chromium for the real-browser tests (no downloaded browsers), DejaVu for the PDF report,
+# poppler-utils to look at PDF pages.
+SYSTEM_DEPS_OK = command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 \
+	&& test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installiere Debian-Paket chromium …"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@$(SYSTEM_DEPS_OK) || { \
+	  echo "Installiere Debian-Pakete chromium, fonts-dejavu-core, poppler-utils …"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium fonts-dejavu-core poppler-utils >/dev/null; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -111,6 +111,7 @@ def _filters(args):
         kpi=tuple(getattr(args, "kpi", None) or ()),
         period_from=month(getattr(args, "date_from", None), "--from"),
         period_to=month(getattr(args, "date_to", None), "--to"),
+        granularity=getattr(args, "granularity", "month"),
     )
 
 
@@ -236,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--kpi", action="append")
         sp.add_argument("--from", dest="date_from", metavar="YYYY-MM")
         sp.add_argument("--to", dest="date_to", metavar="YYYY-MM")
+        sp.add_argument("--granularity", default="month", choices=["month", "quarter", "year"],
+                        help="Zeitraster: Monatswerte oder nach Quartal/Jahr verdichtet")
         return sp
 
     sp = with_filters(with_db(sub.add_parser("export", help="Daten exportieren")))

@@ -53,6 +53,11 @@ class Database:
         self._con = con
         self.path = path
         self._write_lock = threading.RLock()
+        # Only this process can hold the file, so every write passes through transaction():
+        # the version is read once and re-read after each commit (generation guards the race
+        # of a reader storing a value it read just before a commit).
+        self._version: int | None = None
+        self._generation = 0
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """Return a fresh cursor: safe to use from one thread."""
@@ -68,6 +73,8 @@ class Database:
                 yield cur
                 cur.execute("UPDATE meta SET data_version = data_version + 1")
                 cur.execute("COMMIT")
+                self._generation += 1
+                self._version = None
             except BaseException:
                 try:
                     cur.execute("ROLLBACK")
@@ -120,7 +127,14 @@ class Database:
 
     def data_version(self) -> int:
         """Return a counter that changes with every committed write (a cache key)."""
-        return int(self.query("SELECT data_version FROM meta")[0][0])
+        cached = self._version
+        if cached is not None:
+            return cached
+        generation = self._generation
+        value = int(self.query("SELECT data_version FROM meta")[0][0])
+        if generation == self._generation:
+            self._version = value
+        return value
 
     def close(self) -> None:
         self._con.close()

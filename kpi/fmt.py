@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 MONTHS_DE = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
              "September", "Oktober", "November", "Dezember")
@@ -38,6 +39,8 @@ def number_de(x: float | int | None, decimals: int = 0) -> str:
     """Format 1234.5 as '1.234,5' (decimals fixed); '–' for missing."""
     if _is_missing(x):
         return "–"
+    # commercial rounding (half up), as German users and Excel expect: 1234,5 → 1.235
+    x = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     s = f"{x:,.{decimals}f}"
     s = s.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
     return s.replace("-", "−") if s.startswith("-") else s
