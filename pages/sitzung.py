@@ -17,7 +17,8 @@ SLIDE_CSS = """
 [data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stSidebarNav"] { display: none !important; }
 [data-testid="stMainBlockContainer"] { padding-top: 1.5rem; max-width: 100%; }
 [data-testid="stMain"] h1 { font-size: 3.2rem !important; line-height: 1.15; }
-[data-testid="stMetricValue"] { font-size: 3.6rem !important; }
+[data-testid="stMetricValue"] { font-size: clamp(2rem, 3.4vw, 3.6rem) !important; }
+[data-testid="stMetricValue"] div { white-space: normal !important; overflow: visible !important; }
 [data-testid="stMetricLabel"] p { font-size: 1.6rem !important; }
 [data-testid="stMain"] .stMarkdown p, [data-testid="stMain"] .stMarkdown li { font-size: 1.5rem; }
 [data-testid="stMain"] [data-testid="stCaptionContainer"] p { font-size: 1.2rem; }

@@ -208,7 +208,7 @@ def test_sitzung_keyboard_navigation(server, browser):
     _wait_done(page)
     assert not page.locator('[data-testid="stSidebar"]').is_visible()  # no chrome in the meeting
     page.screenshot(path=str(SHOTS / "sitzung_folie1.png"))
-    page.locator("body").click(position={"x": 5, "y": 5})  # focus the page, not a widget
+    page.mouse.click(5, 400)  # focus the page (left margin), not a widget
     page.keyboard.press("ArrowRight")
     page.get_by_text("Wo stehen wir bei den Zielen?").wait_for(timeout=20_000)
     _wait_done(page)
