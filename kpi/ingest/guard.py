@@ -571,7 +571,8 @@ def _fast_scan(piece: bytes, member: str, where: str, scan: _SheetScan) -> bool:
         co = co[_NAME_CHARS[ch] & (co - k > 0)]
         k += 1
     # positions of '<' followed by c, d, m, h or '!' (cells, dimension, mergeCell, hyperlink, DTD)
-    lt = np.flatnonzero((a[:n] == 60) & _INTERESTING[a[1:n + 1]])
+    lt = np.flatnonzero(a[:n] == 60)
+    lt = lt[_INTERESTING[a[lt + 1]]]
     if lt.size == 0:
         return True
     n1 = a[lt + 1]
@@ -590,10 +591,12 @@ def _fast_scan(piece: bytes, member: str, where: str, scan: _SheetScan) -> bool:
         nl = np.argmin(letters, axis=1)
         if int(nl.min()) == 0 or int(nl.max()) > 3:
             return False
+        wi = w.astype(np.int64)
         col = np.zeros(n_canon, dtype=np.int64)
         for j in range(3):
-            col = np.where(j < nl, col * 26 + (w[:, j].astype(np.int64) - 64), col)
+            col = np.where(j < nl, col * 26 + (wi[:, j] - 64), col)
         digits = (w >= 48) & (w <= 57)
+        wd = wi - 48
         row = np.zeros(n_canon, dtype=np.int64)
         nd = np.zeros(n_canon, dtype=np.int64)
         active = np.ones(n_canon, dtype=bool)
@@ -601,7 +604,7 @@ def _fast_scan(piece: bytes, member: str, where: str, scan: _SheetScan) -> bool:
             started = j >= nl
             active &= ~(started & ~digits[:, j])
             take = started & active
-            row = np.where(take, row * 10 + (w[:, j].astype(np.int64) - 48), row)
+            row = np.where(take, row * 10 + wd[:, j], row)
             nd += take
         end = w[np.arange(n_canon), np.minimum(nl + nd, 15)]
         if int(nd.min()) == 0 or int(nd.max()) > 9 or not np.all(end == 34):
