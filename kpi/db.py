@@ -121,7 +121,8 @@ class Database:
         """Run a read query with bound parameters; return a pyarrow Table."""
         cur = self._con.cursor()
         try:
-            return cur.execute(sql, params or {}).to_arrow_table()
+            # the relational API streams into Arrow; execute() would copy the rows once more
+            return cur.sql(sql, params=params or None).to_arrow_table()
         finally:
             cur.close()
 
