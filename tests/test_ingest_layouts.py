@@ -240,3 +240,11 @@ def test_excel_dates_as_periods_round_to_their_month():
     data = make_xlsx({"J": [("Kommune", "Kennzahl", "Datum", "Wert"),
                             ("A", "fallzahl", date(2024, 5, 31), 1)]})
     assert rows_of(analyse(data, "d.xlsx"))[0][3:5] == ("2024-05-01", "month")
+
+
+def test_footer_left_of_the_table_keeps_cell_references():
+    rows = [("Kommune", "Kennzahl", "Monat", "Wert")] + [("A", "fallzahl", f"2020-{m:02d}", m) for m in range(1, 13)] * 20
+    rows[5] = ("A", "fallzahl", "2020-05", "fünf")
+    data = make_xlsx({"D": [(None, *r) for r in rows] + [("Quelle: Fachamt",)]})  # table in B, footer in A
+    res = analyse(data, "fuss.xlsx")
+    assert [e.cell for e in res.errors] == ["E6"]

@@ -205,7 +205,14 @@ def _xlsx_offsets(data: bytes, sheet_index: int, columns: list[pa.Array]) -> tup
         min_col = col if min_col is None else min(min_col, col)
     if min_row is None:
         return 1, 0
-    # (a footer further left than the table would shift letters; rare, not handled)
+    # A footer further left than the table (below the scanned rows) moves calamine's first
+    # column. Excel and openpyxl write the used range as <dimension>: trust its first column
+    # when its width matches the width calamine returned.
+    dim = re.search(rb'<dimension ref="([A-Z]{1,3})\d+(?::([A-Z]{1,3})\d+)?"', head[:4096])
+    if dim and dim.group(2):
+        first, last = _col_index_bytes(dim.group(1)), _col_index_bytes(dim.group(2))
+        if first < min_col and last - first + 1 == len(columns):
+            min_col = first
     return min_row, min_col
 
 
