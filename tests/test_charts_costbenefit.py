@@ -35,8 +35,10 @@ def test_cumulative_chart_has_german_locale_and_two_coloured_lines():
     assert line["encoding"]["y"]["axis"]["format"] == "$,.0f"
     assert line["encoding"]["color"]["scale"] == {"domain": [cb.COSTS_LABEL, cb.BENEFITS_LABEL],
                                                   "range": [COST_COLOR, BENEFIT_COLOR]}
-    # lines also differ by dash, so they are told apart without colour
+    # lines also differ by dash, so they are told apart without colour; one merged legend shows both
     assert line["encoding"]["strokeDash"]["field"] == "kind"
+    assert "legend" not in line["encoding"]["strokeDash"]
+    assert line["encoding"]["strokeDash"]["title"] == line["encoding"]["color"]["title"]
     assert _layer_marks(spec) == ["line"]
 
 
@@ -81,6 +83,7 @@ def test_npv_bars_sorted_signed_and_rate_in_axis_title():
     bars = spec["layer"][0]
     assert bars["encoding"]["x"]["title"] == "Kapitalwert (Zinssatz 3,0\u00a0%)"
     assert bars["encoding"]["y"]["sort"] == ["B", "C", "A"]
+    assert bars["encoding"]["y"]["title"] is None  # no raw field name as axis title
     assert bars["encoding"]["color"]["scale"]["range"] == [BENEFIT_COLOR, COST_COLOR]
     rows = spec["datasets"][bars["data"]["name"]]
     assert {r["massnahme"]: r["vorzeichen"] for r in rows} == {"A": "negativ", "B": "positiv", "C": "positiv"}

@@ -69,7 +69,8 @@ def cumulative_chart(series: pd.DataFrame, break_even: date | None = None, *,
                   "axis": {"format": FMT_EUR}},
             "color": {"field": "kind", "type": "nominal", "title": None,
                       "scale": {"domain": kinds, "range": [COST_COLOR, BENEFIT_COLOR]}},
-            "strokeDash": {"field": "kind", "type": "nominal", "legend": None,
+            # same field, same title: Vega-Lite merges both into one legend showing colour AND dash
+            "strokeDash": {"field": "kind", "type": "nominal", "title": None,
                            "scale": {"domain": kinds, "range": [[6, 3], [1, 0]]}},
             "tooltip": [{"field": "month", "type": "temporal", "title": "Monat", "format": FMT_MONTH},
                         {"field": "kind", "type": "nominal", "title": "Reihe"},
@@ -143,10 +144,8 @@ def _q(field: str, title: str | None = None, fmt_: str | None = None, **extra) -
 
 
 def _n(field: str, title: str | None = None, **extra) -> dict:
-    out = {"field": field, "type": "nominal", **extra}
-    if title is not None:
-        out["title"] = title
-    return out
+    # title always written: without it Vega-Lite shows the raw field name ("massnahme")
+    return {"field": field, "type": "nominal", "title": title, **extra}
 
 
 def npv_bars(frame: pd.DataFrame, *, discount_rate: float | None = None, height: int | None = None,
@@ -172,7 +171,7 @@ def npv_bars(frame: pd.DataFrame, *, discount_rate: float | None = None, height:
               "encoding": {"x": x, "y": y, "text": _n("label")}}
     zero_rule = {"data": {"values": [{"x": 0}]}, "mark": {"type": "rule", "color": MUTED},
                  "encoding": {"x": _q("x")}}
-    h = height or max(120, 34 * len(data))
+    h = height or max(120, 40 * len(data))
     return _with_font(top_level([bars, labels, zero_rule], {"kapitalwert": records(data)}, height=h), font_size)
 
 
