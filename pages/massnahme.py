@@ -37,7 +37,7 @@ FIGURES = [
     ("net_benefit_eur", "Nettonutzen", fmt.eur_short_de(result.net_benefit_eur)),
     ("npv_eur", f"Kapitalwert (Zins {fmt.pct_de(result.discount_rate, 1)})", fmt.eur_short_de(result.npv_eur)),
     ("payback_month", "Amortisation", fmt.month_de(result.payback_month) if result.payback_month
-     else result.payback_text_de),
+     else "noch nicht" if result.npv_eur is not None else "nicht berechenbar"),
 ]
 
 
