@@ -109,3 +109,15 @@ def parse_month(text: str) -> date | None:
     if not (1 <= month <= 12 and 1900 <= year <= 2200):
         return None
     return date(year, month, 1)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$])")
+
+
+def md_escape(text: object) -> str:
+    """Escape user-supplied text (names of Kommunen, Maßnahmen) for Streamlit Markdown.
+
+    Without it a name like '![x](https://host/p.png)' would make every browser fetch an
+    outside image, and '**' or ':red[' would restyle the page.
+    """
+    return _MD_SPECIAL.sub(r"\\\1", str(text))

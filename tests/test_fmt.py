@@ -46,3 +46,20 @@ def test_data_version_is_memoised_and_changes_with_each_commit(fresh_db):
     with fresh_db.transaction() as cur:
         cur.execute("INSERT INTO handlungsfeld VALUES ('Test')")
     assert fresh_db.data_version() == v + 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["![x](https://evil.example/p.png)", "[klick](javascript:alert(1))", "**fett** _kursiv_",
+     ":red[rot]", "<img src=x onerror=alert(1)>", "$x^2$", "E-Akte (Bauamt) #1"],
+)
+def test_md_escape_neutralises_markdown(name):
+    import markdown_it  # streamlit renders with a CommonMark parser as well
+
+    html = markdown_it.MarkdownIt("commonmark").render(fmt.md_escape(name))
+    assert "<img" not in html and "<a " not in html and "<strong>" not in html and "<em>" not in html
+
+
+def test_md_escape_keeps_plain_names_readable():
+    assert fmt.md_escape("Musterstadt") == "Musterstadt"
+    assert fmt.md_escape("Online-Antrag Wohngeld") == "Online\\-Antrag Wohngeld"
