@@ -127,7 +127,8 @@ def bitv_history(db: Database, kommunen: tuple[str, ...] | None = None) -> pd.Da
         "WHERE me.kpi = 'bitv_score' AND me.massnahme_id IS NOT NULL "
         "AND ($all_k OR k.name IN (SELECT unnest($kommunen))) ORDER BY me.massnahme_id, me.period_start",
         _selection(kommunen))
-    df["month_idx"] = [month_index(d) for d in pd.to_datetime(df["month"])]
+    m = pd.to_datetime(df["month"])
+    df["month_idx"] = (m.dt.year * 12 + m.dt.month - 1).astype("int64")  # vectorised: ~40k rows at 1M
     return df
 
 
@@ -490,9 +491,10 @@ def massnahmen_table(results: list, as_of: date | None) -> pd.DataFrame:
             "Status": f"{symbol} {word}",
             "Hinweis": "; ".join(r.not_computable),
         })
-    return pd.DataFrame(rows, columns=["Kommune", "Maßnahme", "Handlungsfeld", "Inbetriebnahme", "Kosten bisher",
-                                       "Nutzen bisher", "Nettonutzen bisher", "Kapitalwert", "Amortisation",
-                                       "Status", "Hinweis"])
+    # what the council asks first (status, payback, net) comes first; details to the right
+    return pd.DataFrame(rows, columns=["Maßnahme", "Kommune", "Status", "Amortisation", "Nettonutzen bisher",
+                                       "Kosten bisher", "Nutzen bisher", "Kapitalwert", "Inbetriebnahme",
+                                       "Handlungsfeld", "Hinweis"])
 
 
 # ---------------------------------------------------------------------------------------------
