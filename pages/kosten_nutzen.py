@@ -19,7 +19,7 @@ if t is None:
     st.info("Für diese Auswahl sind keine Maßnahmen erfasst.")
     st.stop()
 
-st.markdown(f"**{view.scope}** · {t.n_massnahmen} Maßnahmen · Kalkulationszinssatz **{rate_text}** "
+st.markdown(f"**{fmt.md_escape(view.scope)}** · {t.n_massnahmen} Maßnahmen · Kalkulationszinssatz **{rate_text}** "
             "(Parameter, siehe Seite „Parameter“)")
 c = st.columns(4)
 c[0].metric("Kosten", fmt.eur_short_de(t.costs_eur), border=True)
@@ -53,7 +53,7 @@ st.dataframe(
 )
 if t.incomplete:
     with st.expander(f"{len(t.incomplete)} Hinweise: nicht berechenbare Nutzen"):
-        st.markdown("\n".join(f"- {line}" for line in t.incomplete[:50]))
+        st.markdown("\n".join(f"- {fmt.md_escape(line)}" for line in t.incomplete[:50]))
 
 st.subheader("Kapitalwert je Maßnahme")
 spec, summary, table, note = cached(costbenefit.wibe_npv_block, kommune)
@@ -75,6 +75,6 @@ st.subheader(f"Was wäre, wenn? Sensitivität ({rate_text})")
 if spec is None:
     st.info(summary)
 else:
-    st.markdown("\n".join(f"- {line}" for line in sentences))
+    st.markdown("\n".join(f"- {fmt.md_escape(line)}" for line in sentences))
     chart_block(spec, summary, table, "kn_tornado", note="Kapitalwert, wenn eine Eingangsgröße um 20 % niedriger "
                 "oder höher ausfällt; die schwarze Linie ist der Kapitalwert mit den erfassten Werten.")

@@ -24,7 +24,7 @@ kommune, massnahme = st.selectbox("Maßnahme", options, format_func=lambda km: f
 drill = cached(overview.drilldown, kommune, massnahme)
 result = drill.result
 
-st.header(f"{massnahme} – {kommune}")
+st.header(f"{fmt.md_escape(massnahme)} – {fmt.md_escape(kommune)}")
 st.caption(f"Handlungsfeld: {result.handlungsfeld or '–'} · Inbetriebnahme: {fmt.month_de(result.golive)} · "
            f"Kalkulationszinssatz {fmt.pct_de(result.discount_rate, 1)}")
 for reason in result.not_computable:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import slides
+from kpi import fmt, slides
 from kpi.filters import filter_options
 from pages._shared import cached, get_db, page_header, require_data
 
@@ -63,7 +63,7 @@ def show(snapshot: slides.Snapshot) -> None:
     spec = slide.chart_spec()
     if spec is not None:
         st.vega_lite_chart(spec=spec, width="stretch", alt=slide.summary, key=f"sitzung_chart_{i}")
-    st.markdown(slide.summary)
+    st.markdown(fmt.md_escape(slide.summary))
     if slide.table:
         header, *rows = slide.table
         st.table([dict(zip(header, r, strict=True)) for r in rows])
@@ -76,7 +76,7 @@ def show(snapshot: slides.Snapshot) -> None:
                      key="sitzung_next", width="stretch", type="primary"):
         st.session_state[INDEX] = i + 1
         st.rerun()
-    nav[2].markdown(f"**{snapshot.stand}** · {snapshot.scope} · Folie {i + 1} von {n}")
+    nav[2].markdown(f"**{snapshot.stand}** · {fmt.md_escape(snapshot.scope)} · Folie {i + 1} von {n}")
     if nav[3].button("Sitzung beenden", icon=":material/close:", key="sitzung_exit", width="stretch"):
         del st.session_state[STATE]
         st.session_state.pop(INDEX, None)

@@ -18,7 +18,7 @@ data = cached(overview.cockpit, kommune, filters.period_from, filters.period_to)
 
 if len(filters.kommune) > 1:
     st.caption("Mehrere Kommunen gewählt: die Kacheln zeigen alle Kommunen zusammen.")
-st.markdown(f"**{data.scope}** · Werte bis {fmt.month_de(data.as_of)}")
+st.markdown(f"**{fmt.md_escape(data.scope)}** · Werte bis {fmt.month_de(data.as_of)}")
 
 
 def tile(box, t: overview.Tile) -> None:
@@ -57,7 +57,7 @@ st.dataframe(
     table, hide_index=True, width="stretch", key="ueberblick_massnahmen",
     column_config={
         "Kommune": st.column_config.TextColumn("Kommune", width="medium"),
-        "Maßnahme": st.column_config.TextColumn("Maßnahme", width="medium", pinned=True),
+        "Maßnahme": st.column_config.TextColumn("Maßnahme", width="medium"),
         "Kosten bisher": st.column_config.TextColumn(alignment="right", help=money_help),
         "Nutzen bisher": st.column_config.TextColumn(alignment="right", help=money_help),
         "Nettonutzen bisher": st.column_config.TextColumn(alignment="right", help="Nutzen − Kosten"),
