@@ -26,8 +26,8 @@ from kpi.ingest.pipeline import analyse, commit
 
 ROOT = Path(__file__).resolve().parent.parent
 N_WRITERS = 8
-# 50 rounds (400 uploads) is the full run; CI uses 12 rounds (96 uploads) to stay fast.
-N_ROUNDS = int(os.environ.get("KPI_CONCURRENCY_ROUNDS", "12"))
+# 50 rounds (400 uploads) is the full run; CI uses 8 rounds (64 uploads) to stay fast.
+N_ROUNDS = int(os.environ.get("KPI_CONCURRENCY_ROUNDS", "8"))
 N_OWN = 12  # months per writer's own Kommune
 SHARED = [("Gemeinsam", None, "fallzahl", date(2024, m, 1)) for m in range(1, 6)]
 

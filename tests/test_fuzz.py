@@ -5,7 +5,7 @@ CRCs so they reach the parsers, cell-text mutations, CSV line edits) runs in a c
 with an address-space limit; for each input: `analyse` returns a result (errors in German) or
 the guard refuses it; every 5th input also goes through `kpi ingest` in-process: exit code 0
 or 1, never "Unerwarteter Fehler", and the database is unchanged when it says 1.
-KPI_FUZZ_EXAMPLES sets the count (CI default 200; full run 5000). Plus a hypothesis property
+KPI_FUZZ_EXAMPLES sets the count (CI default 100; full run 5000). Plus a hypothesis property
 on the guard alone.
 """
 
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-N_EXAMPLES = int(os.environ.get("KPI_FUZZ_EXAMPLES", "200"))
+N_EXAMPLES = int(os.environ.get("KPI_FUZZ_EXAMPLES", "100"))
 SEED = int(os.environ.get("KPI_FUZZ_SEED", "4711"))
 CELL_TEXTS = [
     "1.234,56", "12 %", "1.200 €", "1 234,5", "zwölf", "", " ", "NaN", "inf", "-inf", "1e308", "1e309",
