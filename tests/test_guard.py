@@ -29,7 +29,7 @@ ACCEPT = [n for n, (_, _, exp) in mc.CASES.items() if exp in ("accept", "warn")]
 # cases that abort or exhaust calamine/openpyxl if they ever reached them
 DANGEROUS = ["zip_bomb", "zip_bomb_ratio", "zip_bomb_lying", "huge_dimension", "huge_dimension_norefs",
              "prefixed_huge", "huge_merge", "duplicate_member", "xml_bomb", "external_entity", "ten_digit_row",
-             "five_letter_column"]
+             "five_letter_column", "ole_misaligned"]
 GERMAN_WORDS = ("Datei", "ist", "nicht", "enthält", "erlaubt", "Bitte", "Teil")
 
 
@@ -234,6 +234,14 @@ def test_calamine_really_aborts_on_the_huge_dimension_file(corpus):
     proc, results = _child("calamine", ["huge_dimension"], corpus, timeout=120)
     if proc.returncode == 0:
         pytest.skip(f"calamine no longer aborts on #693 ({results}); the guard stays as defence in depth")
+    assert "memory allocation" in proc.stderr or proc.returncode < 0
+
+
+def test_calamine_really_aborts_on_the_misaligned_ole_file(corpus):
+    """A malformed .xls directory makes calamine allocate 1 GiB and abort: the guard refuses it first."""
+    proc, results = _child("calamine", ["ole_misaligned"], corpus, timeout=120)
+    if proc.returncode == 0:
+        pytest.skip(f"calamine no longer aborts on this file ({results})")
     assert "memory allocation" in proc.stderr or proc.returncode < 0
 
 

@@ -265,7 +265,7 @@ def entity_in_workbook_xml() -> bytes:
 
 # --- a minimal OLE2 compound file writer (512-byte sectors, regular streams only) ----------------
 
-def cfb(streams: dict[str, bytes], fat_patch: dict[int, int] | None = None) -> bytes:
+def cfb(streams: dict[str, bytes], fat_patch: dict[int, int] | None = None, _pad: int = 48) -> bytes:
     """A compound file holding `streams` at root level (each padded to >= 4096 bytes).
 
     `fat_patch` overwrites FAT entries (sector -> next) to build broken chains on purpose.
@@ -297,7 +297,7 @@ def cfb(streams: dict[str, bytes], fat_patch: dict[int, int] | None = None) -> b
     for i, ((name, d), start) in enumerate(zip(payloads, starts, strict=True), start=1):
         entries.append(entry(name, 2, NOSTREAM, i + 1 if i < n else NOSTREAM, NOSTREAM, start, len(d)))
     while len(entries) % 4:
-        entries.append(b"\0" * 64 + struct.pack("<HBBIII", 0, 0, 0, NOSTREAM, NOSTREAM, NOSTREAM) + b"\0" * 48)
+        entries.append(b"\0" * 64 + struct.pack("<HBBIII", 0, 0, 0, NOSTREAM, NOSTREAM, NOSTREAM) + b"\0" * _pad)
     dir_start = len(sectors)
     for i in range(0, len(entries), 4):
         sectors.append(b"".join(entries[i:i + 4]))
@@ -344,6 +344,12 @@ def ole_cyclic_chain() -> bytes:
     """An .xls whose Workbook stream's sector chain loops back on itself (calamine aborts on it)."""
     bof = struct.pack("<HHHHHHII", 0x0809, 16, 0x0600, 0x0005, 0, 0, 0, 0)
     return cfb({"Workbook": bof + struct.pack("<HH", 0x000A, 0)}, fat_patch={3: 0})
+
+
+def ole_misaligned() -> bytes:
+    """Directory entries 4 bytes too long (a writer bug): calamine tries to allocate 1 GiB and aborts."""
+    bof = struct.pack("<HHHHHHII", 0x0809, 16, 0x0600, 0x0005, 0, 0, 0, 0)
+    return cfb({"Workbook": bof + struct.pack("<HH", 0x000A, 0)}, _pad=52)
 
 
 def big_xlsx(n_rows: int, n_cols: int = 8) -> bytes:
@@ -576,6 +582,7 @@ CASES: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "encrypted_zip_member": ("zipverschl.xlsx", encrypted_zip_member, "refuse"),
     "doc_as_xls": ("brief.xls", ole_doc_as_xls, "refuse"),
     "ole_cyclic_chain": ("schleife.xls", ole_cyclic_chain, "refuse"),
+    "ole_misaligned": ("verschoben.xls", ole_misaligned, "refuse"),
     "minimal_xls": ("minimal.xls", minimal_xls_stream, "accept"),
     "xls_as_xlsx": ("alt.xlsx", xls_as_xlsx, "refuse"),
     "pdf_as_xlsx": ("bericht.xlsx", pdf_as_xlsx, "refuse"),
