@@ -110,7 +110,7 @@ def measure(page: str, profile: bool = False) -> dict:
     at = AppTest.from_file(APP, default_timeout=600)
     at.secrets = {"kpi": {"require_login": False}}
     at.run()  # lands on the default page; the router and shared widgets are now set up
-    if page != "pages/ueberblick.py":
+    if page != "views/ueberblick.py":
         at.switch_page(page)
     clear_computed()
     prof = _profile_script_thread() if profile else None

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# bench/pages.py would shadow the pages/ namespace package the page imports from
+# bench/pages.py would shadow the views/ namespace package the page imports from
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from bench.xlsxgen import write_long_workbook  # noqa: E402
@@ -40,7 +40,7 @@ def main() -> None:
 
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "pages" / "upload.py"), default_timeout=300)
+    at = AppTest.from_file(str(ROOT / "views" / "upload.py"), default_timeout=300)
     at.run()
     t3 = time.perf_counter()
     at.file_uploader(key="up_file").set_value((wb.name, data, "application/octet-stream")).run()

@@ -1,7 +1,7 @@
 """Roles, password hashes and role mapping: the pure logic behind sign-in (no streamlit).
 
 Three roles, ordered: viewer (browse, export) < digitallotse (upload, correct, roll back)
-< admin (parameters, users, backups). The UI (pages/_auth.py) decides who the user is —
+< admin (parameters, users, backups). The UI (views/_auth.py) decides who the user is —
 OIDC via st.login when `[auth]` is configured, else local accounts with hashed passwords —
 and asks this module what that person may do.
 

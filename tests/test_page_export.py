@@ -17,7 +17,7 @@ from kpi.filters import Filters
 
 ROOT = Path(__file__).parent.parent
 APP = str(ROOT / "app.py")
-PAGE = "pages/daten_export.py"
+PAGE = "views/daten_export.py"
 
 
 def _clear() -> None:

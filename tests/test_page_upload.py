@@ -12,7 +12,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).parent.parent / "app.py"
-PAGE = Path(__file__).parent.parent / "pages" / "upload.py"
+PAGE = Path(__file__).parent.parent / "views" / "upload.py"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER = ("Kommune", "Maßnahme", "Kennzahl", "Zeitraum", "Wert")
 GOOD_ROWS = [
@@ -59,7 +59,7 @@ def page(db_path):
 
 def shared_db():
     """The page's own cached Database (a second connection to the file would be refused)."""
-    from pages._shared import get_db
+    from views._shared import get_db
 
     return get_db()
 
@@ -97,7 +97,7 @@ def upload(at, data: bytes, name: str = "kennzahlen.xlsx"):
 def test_page_renders_in_the_app_for_digitallotse_with_template_and_uploader(db_path):
     page = AppTest.from_file(str(APP), default_timeout=60)
     page.run()
-    page.switch_page("pages/upload.py").run()
+    page.switch_page("views/upload.py").run()
     assert not page.exception, page.exception
     assert page.title[0].value == "Daten hochladen"
     assert [t.label for t in page.tabs] == ["Datei hochladen", "Einzelne Werte korrigieren",

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from kpi import auth
 from kpi.audit import audit_log
-from pages._shared import get_db
+from views._shared import get_db
 
 ROOT = Path(__file__).parent.parent
 APP = str(ROOT / "app.py")
@@ -49,7 +49,7 @@ def _app(secrets=None, session=None, user=None) -> AppTest:
 
 def _rerun(at: AppTest) -> AppTest:
     """Run again through app.py's router, as a browser session does once the server has routed
-    one request (AppTest starts every run in Streamlit's pages/-folder fallback; a rerun of the
+    one request (AppTest starts every run in Streamlit's views/-folder fallback; a rerun of the
     page it just showed would run that page file alone)."""
     at._finished_page_script_hash = ""
     return at.run()
@@ -61,7 +61,7 @@ def _page_files(at: AppTest) -> set[str]:
 
 
 def _need_viewer_page():
-    if not any((ROOT / "pages" / f"{p}.py").exists() for p in VIEWER_PAGES):
+    if not any((ROOT / "views" / f"{p}.py").exists() for p in VIEWER_PAGES):
         pytest.skip("no viewer page exists yet to serve as the default page")
 
 
@@ -79,7 +79,7 @@ def test_viewer_cannot_switch_or_jump_to_a_restricted_page(db_path):
     _need_viewer_page()
     at = _app().run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/einstellungen.py")
+        at.switch_page("views/einstellungen.py")
     # What a browser sends for /einstellungen: the page hash an admin's session registers for it.
     # Not registered for a viewer → the router shows the default page instead.
     admin = _app(LOCAL, {"kpi_local_account": "chefin"}).run()
@@ -93,7 +93,7 @@ def test_viewer_cannot_switch_or_jump_to_a_restricted_page(db_path):
         assert not [t for t in at.title if t.value in ("Parameter", "Daten hochladen",
                                                        "Benutzer, Sicherung & Protokoll")]
         assert not any(b.label == "Version speichern" for b in at.button)
-        # either the router fell back to the default page, or (pages/-folder fallback of a fresh
+        # either the router fell back to the default page, or (views/-folder fallback of a fresh
         # server, which AppTest reproduces) the page file ran alone and its guard stopped it
         assert any("nur mit der Rolle" in e.value for e in at.error) or at.title
 
@@ -101,9 +101,9 @@ def test_viewer_cannot_switch_or_jump_to_a_restricted_page(db_path):
 def test_restricted_pages_refuse_when_opened_directly_as_viewer(db_path):
     for page, role_label in (("einstellungen", "Administration"), ("verwaltung", "Administration"),
                              ("upload", "Digitallotse")):
-        if not (ROOT / "pages" / f"{page}.py").exists():
+        if not (ROOT / "views" / f"{page}.py").exists():
             continue
-        at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=60)
+        at = AppTest.from_file(str(ROOT / "views" / f"{page}.py"), default_timeout=60)
         at.secrets = {"kpi": {"require_login": False}}
         at.run()
         assert not at.exception
@@ -118,7 +118,7 @@ def test_digitallotse_gets_upload_but_not_parameters(db_path):
     assert not at.exception
     pages = _page_files(at)
     assert "einstellungen" not in pages and "verwaltung" not in pages
-    if (ROOT / "pages" / "upload.py").exists():
+    if (ROOT / "views" / "upload.py").exists():
         assert "upload" in pages
 
 
@@ -190,7 +190,7 @@ def test_dev_mode_warns_and_is_ignored_once_sign_in_is_configured(db_path, monke
 
 
 def _admin_page(name: str, db_path) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "views" / f"{name}.py"), default_timeout=60)
     at.secrets = LOCAL
     at.session_state["kpi_local_account"] = "chefin"
     return at.run()
@@ -275,7 +275,7 @@ def test_no_unescaped_user_text_in_unsafe_html():
     import re
 
     offenders = []
-    for path in sorted((ROOT / "pages").glob("*.py")):
+    for path in sorted((ROOT / "views").glob("*.py")):
         text = path.read_text(encoding="utf-8")
         for m in re.finditer(r"unsafe_allow_html\s*=\s*True", text):
             call_start = text.rfind("st.", 0, m.start())
@@ -382,7 +382,7 @@ def test_fresh_server_refuses_direct_urls(tmp_path):
             shown = asyncio.run(visit(page))
             assert shown, page
             assert not {"Parameter", "Daten hochladen", "Benutzer, Sicherung & Protokoll"} & set(shown)
-            # even the very first request is re-run through app.py's router (ensure_routed), so
+            # with no pages/ folder Streamlit never serves a page file on its own, so even the first request goes through app.py's router and
             # the visitor lands on the start page with the normal navigation
             assert "Überblick" in shown and not any("nur mit der Rolle" in s for s in shown), shown
     finally:

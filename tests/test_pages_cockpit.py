@@ -14,7 +14,7 @@ from kpi.db import open_database
 
 ROOT = Path(__file__).parent.parent
 APP = str(ROOT / "app.py")
-MY_PAGES = ["pages/ueberblick.py", "pages/kosten_nutzen.py", "pages/massnahme.py", "pages/sitzung.py"]
+MY_PAGES = ["views/ueberblick.py", "views/kosten_nutzen.py", "views/massnahme.py", "views/sitzung.py"]
 
 
 def _clear() -> None:
@@ -56,7 +56,7 @@ def _open(page: str, query: dict | None = None) -> AppTest:
     for k, v in (query or {}).items():
         at.query_params[k] = v
     at.run()
-    if page != "pages/ueberblick.py":
+    if page != "views/ueberblick.py":
         at.switch_page(page)
         at.run()
     return at
@@ -77,8 +77,8 @@ def test_page_renders_on_demo_data(demo_env, page):
     assert "Stand: " in _texts(at)
 
 
-@pytest.mark.parametrize("page", ["pages/ueberblick.py", "pages/kosten_nutzen.py", "pages/massnahme.py",
-                                  "pages/sitzung.py"])
+@pytest.mark.parametrize("page", ["views/ueberblick.py", "views/kosten_nutzen.py", "views/massnahme.py",
+                                  "views/sitzung.py"])
 def test_empty_database_shows_start_screen_with_upload_link(empty_env, page):
     if not (ROOT / page).exists():
         pytest.skip(f"{page} not written yet")
@@ -90,7 +90,7 @@ def test_empty_database_shows_start_screen_with_upload_link(empty_env, page):
 
 
 def test_ueberblick_shows_six_tiles_in_german(demo_env):
-    at = _open("pages/ueberblick.py")
+    at = _open("views/ueberblick.py")
     labels = [m.label for m in at.metric]
     assert labels == ["Nettonutzen bisher", "Amortisation", "Ø Bearbeitungszeit je Fall",
                       "Eingesparte Papierkosten", "BITV-Ergebnis", "Online-Quote"]
@@ -106,7 +106,7 @@ def test_ueberblick_shows_six_tiles_in_german(demo_env):
 
 
 def test_ueberblick_kommune_and_period_selectors(demo_env):
-    at = _open("pages/ueberblick.py")
+    at = _open("views/ueberblick.py")
     before = {m.label: m.value for m in at.metric}
     at.multiselect(key=next(w.key for w in at.multiselect if w.label == "Kommune")).select("Musterhausen").run()
     assert not at.exception
@@ -122,7 +122,7 @@ def test_ueberblick_kommune_and_period_selectors(demo_env):
 
 
 def test_massnahme_drilldown_from_query_params(demo_env):
-    at = _open("pages/massnahme.py", {"kommune": "Musterstadt", "massnahme": "E-Akte Bauamt"})
+    at = _open("views/massnahme.py", {"kommune": "Musterstadt", "massnahme": "E-Akte Bauamt"})
     assert not at.exception, at.exception
     assert any(h.value.replace("\\", "") == "E-Akte Bauamt – Musterstadt" for h in at.header)  # names md-escaped
     assert [m.label for m in at.metric][:2] == ["Kosten", "Nutzen (gesamt)"]
@@ -136,7 +136,7 @@ def test_massnahme_drilldown_from_query_params(demo_env):
 
 
 def test_sitzung_start_next_previous_and_exit(demo_env):
-    at = _open("pages/sitzung.py")
+    at = _open("views/sitzung.py")
     assert not at.exception, at.exception
     at.selectbox(key="sitzung_kommune").set_value("Musterstadt")
     at.button(key="sitzung_start").click().run()

@@ -16,9 +16,9 @@ from kpi.filters import Filters
 
 ROOT = Path(__file__).parent.parent
 APP = str(ROOT / "app.py")
-KPI_PAGES = ["pages/bearbeitung.py", "pages/papier.py", "pages/barrierefreiheit.py", "pages/nutzung.py",
-             "pages/qualitativ.py", "pages/vergleich.py"]
-FILTERED_PAGES = ["pages/bearbeitung.py", "pages/papier.py", "pages/barrierefreiheit.py", "pages/nutzung.py"]
+KPI_PAGES = ["views/bearbeitung.py", "views/papier.py", "views/barrierefreiheit.py", "views/nutzung.py",
+             "views/qualitativ.py", "views/vergleich.py"]
+FILTERED_PAGES = ["views/bearbeitung.py", "views/papier.py", "views/barrierefreiheit.py", "views/nutzung.py"]
 
 
 def _clear() -> None:
@@ -118,7 +118,7 @@ def test_kommune_and_zeitraster_change_the_content(demo_env, page):
 
 
 def test_single_maßnahme_shows_baseline_and_target(demo_env):
-    at = _open("pages/bearbeitung.py")
+    at = _open("views/bearbeitung.py")
     _by_label(at.multiselect, "Maßnahme").set_value(["E-Akte Bauamt"])
     at.run()
     assert not at.exception
@@ -129,7 +129,7 @@ def test_single_maßnahme_shows_baseline_and_target(demo_env):
 
 
 def test_vergleich_metric_selector_changes_the_summary(demo_env):
-    at = _open("pages/vergleich.py")
+    at = _open("views/vergleich.py")
     before = _texts(at)
     _by_label(at.selectbox, "Vergleichsgröße").set_value("benefits_per_inhabitant")
     at.run()
@@ -138,7 +138,7 @@ def test_vergleich_metric_selector_changes_the_summary(demo_env):
 
 
 def test_qualitativ_shows_weight_sum_and_sensitivity(demo_env):
-    at = _open("pages/qualitativ.py")
+    at = _open("views/qualitativ.py")
     assert not at.exception
     assert any("Summe der Gewichte: 100,0" in s.value for s in at.success)
     assert any(t.startswith("**Robustheit:**") for t in _texts(at))
@@ -154,7 +154,7 @@ def test_empty_database_shows_start_screen(empty_env, page):
 
 
 def test_export_spec_has_fixed_size_title_and_white_background(demo_db):
-    from pages._chart_block import export_spec
+    from views._chart_block import export_spec
 
     panel = panels.kpi_panels(demo_db, Filters(), ("fallzahl",))[0]
     spec = json.loads(export_spec(panel.spec, panel.title))
@@ -164,7 +164,7 @@ def test_export_spec_has_fixed_size_title_and_white_background(demo_db):
 
 
 def test_svg_export_renders_german_axis(demo_db):
-    from pages._chart_block import _render, export_spec
+    from views._chart_block import _render, export_spec
 
     f = Filters(massnahme=("E-Akte Bauamt",))
     panel = panels.kpi_panels(demo_db, f, ("papier_kosten_eur",))[0]

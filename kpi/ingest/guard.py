@@ -531,8 +531,6 @@ _DTD_MSG = ("{where}: Teil „{member}“ enthält eine DOCTYPE-/ENTITY-Deklarat
             "oder Zugriff auf fremde Dateien). Excel schreibt so etwas nie; die Datei wird abgelehnt.")
 _AFTER_C = np.zeros(256, dtype=bool)  # '<c' then space, tab, LF, CR, '>', '/' starts a cell
 _AFTER_C[[32, 9, 10, 13, 62, 47]] = True
-_INTERESTING = np.zeros(256, dtype=bool)
-_INTERESTING[[ord("c"), ord("d"), ord("m"), ord("h"), ord("!")]] = True
 _NAME_CHARS = np.zeros(256, dtype=bool)
 for _ch in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-":
     _NAME_CHARS[_ch] = True
@@ -570,51 +568,56 @@ def _fast_scan(piece: bytes, member: str, where: str, scan: _SheetScan) -> bool:
                 return False
         co = co[_NAME_CHARS[ch] & (co - k > 0)]
         k += 1
-    # positions of '<' followed by c, d, m, h or '!' (cells, dimension, mergeCell, hyperlink, DTD)
-    lt = np.flatnonzero(a[:n] == 60)
-    lt = lt[_INTERESTING[a[lt + 1]]]
+    is_lt = a[:n] == 60
+    nxt = a[1:n + 1]
+    # '<!' (comments, CDATA, DOCTYPE, ENTITY) and range elements (<dimension, <mergeCell, <hyperlink)
+    rare = np.flatnonzero(is_lt & ((nxt == 33) | (nxt == 100) | (nxt == 109) | (nxt == 104)))
+    for pos in rare.tolist():
+        if piece[pos + 1] == 33:
+            if _DTD.match(piece, pos):
+                raise UnsafeFileError(_DTD_MSG.format(where=where, member=member))
+            continue
+        m = _RANGE_ATTR.match(piece, pos)
+        if m:
+            for c, r in _A1.findall(m.group(2)):
+                scan.see(m.group(1).decode(), _col_number(c), int(r))
+    # cells: '<c' followed by space, tab, LF, CR, '>' or '/'
+    lt = np.flatnonzero(is_lt & (nxt == 99))
     if lt.size == 0:
         return True
-    n1 = a[lt + 1]
-    for pos in lt[n1 == 33]:  # '<!': comments, CDATA, DOCTYPE, ENTITY (few)
-        if _DTD.match(piece, int(pos)):
-            raise UnsafeFileError(_DTD_MSG.format(where=where, member=member))
     n2 = a[lt + 2]
-    is_c = (n1 == 99) & _AFTER_C[n2]
+    is_c = _AFTER_C[n2]
     canon = is_c & (n2 == 32) & (a[lt + 3] == 114) & (a[lt + 4] == 61) & (a[lt + 5] == 34)
     n_canon = int(np.count_nonzero(canon))
     if n_canon != int(np.count_nonzero(is_c)):
         return False
-    if n_canon:
-        w = a[lt[canon][:, None] + 6 + np.arange(16)]
-        letters = (w >= 65) & (w <= 90)
-        nl = np.argmin(letters, axis=1)
-        if int(nl.min()) == 0 or int(nl.max()) > 3:
+    if n_canon == 0:
+        return True
+    w = a[lt[canon][:, None] + 6 + np.arange(16)]
+    nl = np.argmin((w >= 65) & (w <= 90), axis=1)  # number of column letters
+    if int(nl.min()) == 0 or int(nl.max()) > 3:
+        return False
+    col = np.zeros(n_canon, dtype=np.int64)
+    for j in range(3):
+        col = np.where(j < nl, col * 26 + (w[:, j].astype(np.int64) - 64), col)
+    max_row = 0
+    for k in range(1, 4):  # per letter count the row digits start at the same column
+        sel = nl == k
+        if not sel.any():
+            continue
+        sub = w[:, k:] if sel.all() else w[sel, k:]
+        nd = np.argmin((sub >= 48) & (sub <= 57), axis=1)  # digits up to the first non-digit
+        if int(nd.min()) == 0 or int(nd.max()) > 9:
             return False
-        wi = w.astype(np.int64)
-        col = np.zeros(n_canon, dtype=np.int64)
-        for j in range(3):
-            col = np.where(j < nl, col * 26 + (wi[:, j] - 64), col)
-        digits = (w >= 48) & (w <= 57)
-        wd = wi - 48
-        row = np.zeros(n_canon, dtype=np.int64)
-        nd = np.zeros(n_canon, dtype=np.int64)
-        active = np.ones(n_canon, dtype=bool)
-        for j in range(1, 13):
-            started = j >= nl
-            active &= ~(started & ~digits[:, j])
-            take = started & active
-            row = np.where(take, row * 10 + wd[:, j], row)
-            nd += take
-        end = w[np.arange(n_canon), np.minimum(nl + nd, 15)]
-        if int(nd.min()) == 0 or int(nd.max()) > 9 or not np.all(end == 34):
+        if not np.all(sub[np.arange(len(sub)), nd] == 34):  # the reference must end with its quote
             return False
-        scan.see("c", int(col.max()), int(row.max()))
-    for pos in lt[(n1 == 100) | (n1 == 109) | (n1 == 104)]:  # <dimension, <mergeCell, <hyperlink
-        m = _RANGE_ATTR.match(piece, int(pos))
-        if m:
-            for c, r in _A1.findall(m.group(2)):
-                scan.see(m.group(1).decode(), _col_number(c), int(r))
+        nd_max = int(nd.max())  # the longest numbers are the largest (no leading zeros in Excel)
+        top = sub[nd == nd_max, :nd_max].astype(np.int64) - 48
+        max_row = max(max_row, int((top @ (10 ** np.arange(nd_max - 1, -1, -1, dtype=np.int64))).max()))
+        # a leading zero would make a long number small: compare shorter ones too when present
+        if nd_max > 1 and bool(np.any(top[:, 0] == 0)):
+            return False
+    scan.see("c", int(col.max()), max_row)
     return True
 
 

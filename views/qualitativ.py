@@ -11,10 +11,10 @@ from kpi.metrics.qualitative import (
     validate_weights,
     weights,
 )
-from pages._auth import current_user
-from pages._chart_block import panel_block
-from pages._filters import filter_panel, kommune_or_all
-from pages._shared import cached, get_db, page_header, require_data
+from views._auth import current_user
+from views._chart_block import panel_block
+from views._filters import filter_panel, kommune_or_all
+from views._shared import cached, get_db, page_header, require_data
 
 page_header("Qualitative Bewertung",
             "Welche Maßnahme bringt über das Geld hinaus den größten Nutzen (Nutzwertanalyse)?")

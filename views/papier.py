@@ -3,9 +3,9 @@
 import streamlit as st
 
 from kpi.charts.panels import kpi_panels
-from pages._chart_block import panel_block
-from pages._filters import filter_panel
-from pages._shared import cached, page_header, require_data
+from views._chart_block import panel_block
+from views._filters import filter_panel
+from views._shared import cached, page_header, require_data
 
 page_header("Papier & Porto", "Wie viel Papier, Druck und Porto spart die Digitalisierung?")
 require_data()

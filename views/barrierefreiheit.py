@@ -3,9 +3,9 @@
 import streamlit as st
 
 from kpi.charts.panels import ACCESSIBILITY_ROWS, accessibility_table, kpi_panels
-from pages._chart_block import panel_block
-from pages._filters import filter_panel, kommune_or_all
-from pages._shared import cached, page_header, require_data
+from views._chart_block import panel_block
+from views._filters import filter_panel, kommune_or_all
+from views._shared import cached, page_header, require_data
 
 page_header("Barrierefreiheit", "Wie barrierefrei sind unsere Online-Dienste (BITV 2.0 / WCAG 2.1 AA)?")
 require_data()

@@ -4,9 +4,9 @@ import streamlit as st
 
 from kpi import fmt, overview
 from kpi.charts import costbenefit
-from pages._chart_block import chart_block
-from pages._filters import filter_panel, kommune_or_all
-from pages._shared import cached, page_header, require_data
+from views._chart_block import chart_block
+from views._filters import filter_panel, kommune_or_all
+from views._shared import cached, page_header, require_data
 
 page_header("Kosten & Nutzen", "Lohnt sich die Digitalisierung wirtschaftlich (WiBe)?")
 require_data()

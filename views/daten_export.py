@@ -5,9 +5,9 @@ import functools
 import streamlit as st
 
 from kpi import export, fmt, report
-from pages._auth import current_user
-from pages._filters import filter_panel
-from pages._shared import cached, get_db, page_header, require_data
+from views._auth import current_user
+from views._filters import filter_panel
+from views._shared import cached, get_db, page_header, require_data
 
 PREVIEW_ROWS = 1000
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from kpi import catalog, fmt
 from kpi.filters import Filters, filter_options
-from pages._shared import cached
+from views._shared import cached
 
 ALL_FIELDS = ("kommune", "handlungsfeld", "massnahme", "family", "kpi", "period", "granularity")
 _STATE = "kpi_filters"

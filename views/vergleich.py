@@ -4,8 +4,8 @@ import streamlit as st
 
 from kpi.charts.panels import peer_panel
 from kpi.metrics.peers import PEER_METRICS
-from pages._chart_block import panel_block
-from pages._shared import cached, page_header, require_data
+from views._chart_block import panel_block
+from views._shared import cached, page_header, require_data
 
 page_header("Vergleich der Kommunen",
             "Wo stehen wir im Vergleich zu Kommunen gleicher Größe – je Einwohner gerechnet?")

@@ -4,9 +4,9 @@ import streamlit as st
 
 from kpi import fmt, overview
 from kpi.charts import costbenefit
-from pages._chart_block import chart_block
-from pages._filters import filter_panel, kommune_or_all
-from pages._shared import cached, page_header, require_data
+from views._chart_block import chart_block
+from views._filters import filter_panel, kommune_or_all
+from views._shared import cached, page_header, require_data
 
 STATUS_COLOR = {"gruen": "green", "gelb": "orange", "rot": "red", None: "gray"}
 
@@ -74,5 +74,5 @@ if not data.massnahmen.empty:
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
     pick = c1.selectbox("Maßnahme im Detail ansehen", choices, format_func=lambda km: f"{km[1]} ({km[0]})",
                         key="ueberblick_drill")
-    c2.page_link("pages/massnahme.py", label="Zur Maßnahme", icon=":material/arrow_forward:",
+    c2.page_link("views/massnahme.py", label="Zur Maßnahme", icon=":material/arrow_forward:",
                  query_params={**filters.to_query_params(), "kommune": pick[0], "massnahme": pick[1]})

@@ -57,7 +57,7 @@ def require_data() -> None:
         "Vorlage auf der Upload-Seite – oder starten Sie mit den Demodaten (`kpi demo`)."
     )
     try:
-        st.page_link("pages/upload.py", label="Zur Upload-Seite", icon=":material/upload_file:")
+        st.page_link("views/upload.py", label="Zur Upload-Seite", icon=":material/upload_file:")
     except Exception:  # the viewer role has no upload page in its navigation
         st.caption("Bitte wenden Sie sich an Ihre Digitallotsin oder Ihren Digitallotsen.")
     st.stop()

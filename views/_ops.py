@@ -14,8 +14,8 @@ from pathlib import Path
 import streamlit as st
 
 from kpi import backup
-from pages._auth import secrets_dict
-from pages._shared import get_db
+from views._auth import secrets_dict
+from views._shared import get_db
 
 log = logging.getLogger(__name__)
 DEFAULT_KEEP = 14

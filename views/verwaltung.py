@@ -11,8 +11,8 @@ import streamlit as st
 from kpi import auth, backup, fmt
 from kpi.audit import ACTION_LABEL_DE, actions, audit_log, audit_table_de
 from kpi.db import audit
-from pages._auth import require_role, secrets_dict, settings
-from pages._shared import get_db, page_header
+from views._auth import require_role, secrets_dict, settings
+from views._shared import get_db, page_header
 
 user = require_role("admin")
 page_header("Benutzer, Sicherung & Protokoll")
@@ -80,7 +80,7 @@ with backup_tab:
                 "oder `backup_dir` in `[kpi]` der secrets.toml). Eine Sicherung enthält alle Tabellen "
                 "(als Parquet, lesbar auch von neueren DuckDB-Versionen) und die hochgeladenen "
                 "Originaldateien.")
-    from pages._ops import backup_settings
+    from views._ops import backup_settings
 
     _, daily, keep = backup_settings()
     if daily:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import streamlit as st
 
@@ -17,18 +16,8 @@ from kpi import auth
 
 _SESSION_KEY = "kpi_local_account"
 
-# Streamlit serves a folder named pages/ as "multipage v1" until some session has called
-# st.navigation: on a freshly started server the first request for /einstellungen would run
-# pages/einstellungen.py directly, past app.py's role filter (measured on 1.67). The first import
-# of this module (app.py or a restricted page) switches that fallback off for all later runs;
-# a restricted page started that way re-runs through app.py (ensure_routed), and its
-# require_role() guard would stop it in any case.
-try:
-    from streamlit.runtime.pages_manager import PagesManager
-
-    PagesManager.uses_pages_directory = False
-except ImportError:  # internal API moved: the require_role() guards still hold
-    pass
+# Pages live in views/, not pages/: a pages/ folder would make Streamlit serve its files
+# directly ("multipage v1") on a freshly started server, past app.py's role filter.
 
 
 @dataclass(frozen=True)
@@ -58,7 +47,7 @@ def _throttle() -> auth.LoginThrottle:
 
 def _audit(user: str, action: str, detail: str) -> None:
     from kpi.db import audit
-    from pages._shared import get_db
+    from views._shared import get_db
 
     try:
         with get_db().transaction() as cur:
@@ -105,38 +94,8 @@ def _login_screen(cfg: auth.AuthSettings) -> None:
     st.stop()
 
 
-def ensure_routed() -> None:
-    """Rerun through app.py when this page file was started alone by Streamlit's pages/-folder
-    fallback (first request of a freshly started server): then the router and the sidebar apply."""
-    import sys
-
-    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    if ctx is None or Path(ctx.main_script_path).name != "app.py":
-        return  # a page run on its own on purpose (tests, `streamlit run pages/x.py`)
-    app_path = str(Path(ctx.main_script_path).resolve())
-    frame = sys._getframe(1)
-    while frame is not None:
-        if str(Path(frame.f_code.co_filename).resolve()) == app_path:
-            st.session_state.pop("_kpi_rerouted", None)
-            return  # started by app.py's router
-        frame = frame.f_back
-    if st.session_state.get("_kpi_rerouted"):
-        return  # never loop; the role guard still holds
-    st.session_state["_kpi_rerouted"] = True
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-
-        PagesManager.uses_pages_directory = False
-    except ImportError:
-        pass
-    st.rerun()
-
-
 def require_role(min_role: str) -> User:
     """Stop the page with a German message unless the user has at least `min_role`."""
-    ensure_routed()
     user = current_user()
     if auth.may(user.role, min_role):
         return user

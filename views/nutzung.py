@@ -1,9 +1,9 @@
 """Nutzung & Zufriedenheit: nutzen die Bürgerinnen und Bürger die Online-Dienste, und sind sie zufrieden?"""
 
 from kpi.charts.panels import kpi_panels, online_share_panel, ozg_panel
-from pages._chart_block import panel_block
-from pages._filters import filter_panel, kommune_or_all
-from pages._shared import cached, page_header, require_data
+from views._chart_block import panel_block
+from views._filters import filter_panel, kommune_or_all
+from views._shared import cached, page_header, require_data
 
 page_header("Nutzung & Zufriedenheit",
             "Nutzen Bürgerinnen und Bürger die Online-Dienste – und sind sie zufrieden?")

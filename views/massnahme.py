@@ -5,14 +5,14 @@ import streamlit as st
 from kpi import fmt, overview
 from kpi.filters import filter_options
 from kpi.metrics import success
-from pages._chart_block import chart_block
-from pages._filters import filter_panel
-from pages._shared import cached, page_header, require_data
+from views._chart_block import chart_block
+from views._filters import filter_panel
+from views._shared import cached, page_header, require_data
 
 page_header("Maßnahme im Detail", "Was hat diese Maßnahme gekostet und bewirkt – und woher stammen die Zahlen?")
 require_data()
 filters = filter_panel(fields=("kommune", "massnahme"))
-st.page_link("pages/ueberblick.py", label="Zurück zum Überblick", icon=":material/arrow_back:")
+st.page_link("views/ueberblick.py", label="Zurück zum Überblick", icon=":material/arrow_back:")
 
 options = [(k, m) for k, m in cached(filter_options)["massnahmen"]
            if (not filters.kommune or k in filters.kommune) and (not filters.massnahme or m in filters.massnahme)]

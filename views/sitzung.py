@@ -4,7 +4,7 @@ import streamlit as st
 
 from kpi import fmt, slides
 from kpi.filters import filter_options
-from pages._shared import cached, get_db, page_header, require_data
+from views._shared import cached, get_db, page_header, require_data
 
 STATE = "sitzung_snapshot"
 INDEX = "sitzung_index"

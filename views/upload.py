@@ -12,8 +12,8 @@ from kpi import catalog, editing, fmt, store
 from kpi.ingest import pipeline, profiles
 from kpi.ingest.layout import header_role
 from kpi.ingest.parse import col_letter, fold, parse_period
-from pages._auth import require_role
-from pages._shared import cached, data_version, get_db, page_header
+from views._auth import require_role
+from views._shared import cached, data_version, get_db, page_header
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import streamlit as st
 
 from kpi import catalog, fmt
 from kpi.metrics.parameters import ParameterError, add_parameter_version, parameter_table
-from pages._auth import require_role
-from pages._shared import cached, get_db, page_header
+from views._auth import require_role
+from views._shared import cached, get_db, page_header
 
 user = require_role("admin")
 page_header("Parameter", "Mit welchen Werten rechnet das Cockpit Kosten und Nutzen?")
