@@ -14,6 +14,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from kpi import fmt
+
 EXPORT_WIDTH = 960  # px; slides are 16:9, the council's template has room for ~1000 px
 EXPORT_HEIGHT = 400
 
@@ -39,7 +41,7 @@ def chart_block(
         st.vega_lite_chart(spec=chart, width="stretch", alt=summary, key=f"{key}_chart")
     else:
         st.altair_chart(chart, width="stretch", alt=summary, key=f"{key}_chart")
-    st.markdown(summary)
+    st.markdown(fmt.md_escape(summary))  # summaries carry names from uploads
     if note:
         st.caption(note)
     if table is not None:

@@ -25,10 +25,10 @@ drill = cached(overview.drilldown, kommune, massnahme)
 result = drill.result
 
 st.header(f"{fmt.md_escape(massnahme)} – {fmt.md_escape(kommune)}")
-st.caption(f"Handlungsfeld: {result.handlungsfeld or '–'} · Inbetriebnahme: {fmt.month_de(result.golive)} · "
+st.caption(f"Handlungsfeld: {fmt.md_escape(result.handlungsfeld or '–')} · Inbetriebnahme: {fmt.month_de(result.golive)} · "
            f"Kalkulationszinssatz {fmt.pct_de(result.discount_rate, 1)}")
 for reason in result.not_computable:
-    st.warning(f"Nicht berechenbar: {reason}")
+    st.warning(f"Nicht berechenbar: {fmt.md_escape(reason)}")
 
 FIGURES = [
     ("costs_eur", "Kosten", fmt.eur_short_de(result.costs_eur)),

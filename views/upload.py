@@ -65,7 +65,7 @@ def _analyse(data: bytes, name: str, profile, key: tuple):
         try:
             result = pipeline.analyse(data, name, profile=profile, db=db)
         except Exception as exc:  # guard.UnsafeFileError and anything a broken file provokes
-            status.update(label=f"„{name}“ kann nicht gelesen werden", state="error", expanded=True)
+            status.update(label=f"„{fmt.md_escape(name)}“ kann nicht gelesen werden", state="error", expanded=True)
             if type(exc).__name__ != "UnsafeFileError":
                 log.exception("analyse failed for %s", name)
             st.error(_refusal_text(exc))
@@ -92,7 +92,7 @@ def _refusal_text(exc: Exception) -> str:
 def _show_report(result) -> None:
     """Counts, recognised layout, then every problem in German (errors first)."""
     if result.fatal and not result.n_rows_read:  # unreadable: the reason is all there is to say
-        st.error("\n".join(f"- {i.text_de()}" for i in result.errors))
+        st.error("\n".join(f"- {fmt.md_escape(i.text_de())}" for i in result.errors))
         return
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Zeilen gelesen", fmt.number_de(result.n_rows_read))
@@ -107,9 +107,9 @@ def _show_report(result) -> None:
         return
     if len(issues) <= 8:
         if result.errors:
-            st.error("\n".join(f"- {i.text_de()}" for i in result.errors))
+            st.error("\n".join(f"- {fmt.md_escape(i.text_de())}" for i in result.errors))
         if result.warnings:
-            st.warning("\n".join(f"- {i.text_de()}" for i in result.warnings))
+            st.warning("\n".join(f"- {fmt.md_escape(i.text_de())}" for i in result.warnings))
     else:
         st.dataframe(
             pd.DataFrame(
@@ -359,7 +359,7 @@ def _profile_step(data: bytes, name: str, sha: str, result, initial=None) -> Non
             st.error("Bitte geben Sie einen Namen für das Profil ein.")
         else:
             profiles.save_profile(db, profile_name.strip(), profile, user.name)
-            st.success(f"Importprofil „{profile_name.strip()}“ gespeichert. Wählen Sie es beim nächsten "
+            st.success(f"Importprofil „{fmt.md_escape(profile_name.strip())}“ gespeichert. Wählen Sie es beim nächsten "
                        "Upload oben unter „Importprofil“ aus.")
 
 
@@ -410,7 +410,7 @@ with tab_upload:
         key = (sha, uploaded.name, profile.to_json() if profile else None)
         result = _analyse(data, uploaded.name, profile, key)
         if profile is not None:
-            st.caption(f"Importprofil {('„' + profile_name + '“') if profile_name else '(eigene Zuordnung)'}: "
+            st.caption(f"Importprofil {('„' + fmt.md_escape(profile_name) + '“') if profile_name else '(eigene Zuordnung)'}: "
                        + profile.describe_de())
         if result is not None:
             result.profile_name = profile_name
@@ -509,7 +509,7 @@ def _clear_pending() -> None:
 
 @st.dialog("Upload zurücknehmen?", on_dismiss=_clear_pending)
 def _confirm_rollback(upload_id: int, label: str) -> None:
-    st.write(f"**{label}**")
+    st.write(f"**{fmt.md_escape(label)}**")
     st.write("Die Werte dieses Uploads werden entfernt. Wo ein älterer Upload denselben Wert hatte, "
              "gilt wieder der ältere. Der Upload bleibt im Verlauf als „zurückgenommen“ sichtbar.")
     c1, c2 = st.columns(2)
