@@ -68,11 +68,11 @@ def filter_panel(fields: tuple[str, ...] = ALL_FIELDS, where=st.sidebar) -> Filt
         hi = values["period_to"] if values["period_to"] in months else months[-1]
         if len(months) > 1:
             # two selectboxes, not a select_slider: keyboard-friendly, and AppTest can drive them
-            c1, c2 = box.columns(2)
-            lo = c1.selectbox("Zeitraum von", months, index=months.index(lo), format_func=fmt.month_de,
-                              key=f"flt_from_{_sig(months)}")
-            hi = c2.selectbox("Zeitraum bis", months, index=months.index(hi), format_func=fmt.month_de,
-                              key=f"flt_to_{_sig(months)}")
+            # stacked, not in two columns: "September 2026" must fit the sidebar
+            lo = box.selectbox("Zeitraum von", months, index=months.index(lo), format_func=fmt.month_de,
+                               key=f"flt_from_{_sig(months)}")
+            hi = box.selectbox("Zeitraum bis", months, index=months.index(hi), format_func=fmt.month_de,
+                               key=f"flt_to_{_sig(months)}")
             if hi < lo:
                 lo, hi = hi, lo
         values["period_from"] = None if lo == months[0] else lo
