@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from views._auth import current_user, render_account_box
-from views._ops import ensure_daily_backup
+from views._ops import ensure_daily_backup, ensure_inbox_watcher
 from views._shared import stand_text
 
 ROOT = Path(__file__).parent
@@ -49,4 +49,5 @@ nav = st.navigation(sections, expanded=True)  # no English "View more" toggle
 st.sidebar.markdown(f"**{stand_text()}**")  # the data date, always visible
 render_account_box(user)
 ensure_daily_backup()  # once per process, when backup_time is configured (views/_ops.py)
+ensure_inbox_watcher()  # once per process, when the import folder exists (views/_ops.py)
 nav.run()

@@ -59,3 +59,46 @@ def ensure_daily_backup() -> tuple[int, int] | None:
         return None
     _start(str(folder), when[0], when[1], keep)
     return when
+
+
+@st.cache_resource(show_spinner=False)
+def _start_inbox(folder: str, every_seconds: float) -> threading.Thread:
+    from kpi import inbox
+
+    db = get_db()
+
+    def loop() -> None:
+        while True:
+            try:
+                for result in inbox.process_inbox(db, inbox=Path(folder)):
+                    log.info("Importordner: %s", result)
+            except Exception:  # keep watching; the server log has the reason
+                log.exception("Importordner konnte nicht verarbeitet werden")
+            time.sleep(every_seconds)
+
+    worker = threading.Thread(target=loop, name="kpi-inbox", daemon=True)
+    worker.start()
+    return worker
+
+
+def ensure_inbox_watcher() -> Path | None:
+    """Watch the import folder (inbox/ beside the database, or $KPI_INBOX) once it exists.
+
+    While the app runs only it can open the database, so a monthly cron job drops files there
+    (copy as .part, then rename) instead of calling `kpi ingest`; every $KPI_INBOX_SECONDS
+    (default 60) they are loaded like an upload and moved to erledigt/ or fehler/ with a report.
+    """
+    from kpi import inbox
+
+    db = get_db()
+    if db.path == ":memory:":
+        return None
+    folder = inbox.inbox_dir(db.path)
+    try:
+        every = float(os.environ.get("KPI_INBOX_SECONDS", "60"))
+    except ValueError:
+        every = 60.0
+    if every <= 0 or not folder.is_dir():
+        return None
+    _start_inbox(str(folder), every)
+    return folder
