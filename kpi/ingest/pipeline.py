@@ -140,6 +140,10 @@ def analyse(data: bytes, file_name: str, profile=None, limits=None, *, db=None) 
         result.fatal = True
         return result
     result.sheets = list(book.sheet_names)
+    from kpi.ingest.cells import workbook_cell_findings
+
+    for message, sheet, cell in workbook_cell_findings(data):
+        sink.add("warning", message, sheet, cell)
     kpis = KpiCatalog.from_db(db) if db is not None else KpiCatalog.builtin()
     try:
         _analyse_book(book, result, sink, kpis, profile)

@@ -27,6 +27,9 @@ TOTAL_RE = r"^(summe|gesamt|insgesamt|total|gesamtsumme|zwischensumme)"
 _UNIT_SAME = {"€": {"€", "eur", "euro"}, "%": {"%", "prozent"}, "anzahl": {"anzahl", "stueck", "stk", "fälle", "faelle"}}
 
 
+MAX_NAME_CHARS = 200  # names of Kommunen and Maßnahmen; longer is a text pasted into the wrong cell
+
+
 @dataclass
 class KpiInfo:
     key: str
@@ -194,6 +197,13 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
                                   pc.equal(rec.column("kommune"), "")),
           lambda r: "Kommune fehlt. Spalte „Kommune“ ergänzen oder die Kommune festlegen "
                     "(Importprofil bzw. kpi ingest --set kommune=NAME).", "c_kommune")
+
+    for field, label, col in (("kommune", "Kommune", "c_kommune"), ("massnahme", "Maßnahme", "c_massnahme")):
+        length = pc.utf8_length(rec.column(field))
+        error(f"{label} zu lang", pc.greater(length, MAX_NAME_CHARS),
+              lambda r, f=field, lab=label: f"Name der {lab} ist {number_de(len(r[f]))} Zeichen lang "
+                                            f"(höchstens {MAX_NAME_CHARS}); steht hier ein Text statt eines Namens?",
+              col)
 
     n_error_rows = _count_rows(rec.filter(err_any))
     ok = _keep(rec, pc.invert(err_any))
