@@ -263,7 +263,7 @@ def apply_in_transaction(
         """,
         {"id": upload_id},
     )
-    _refresh_current(cur, upload_id)
+    _apply_current(cur, upload_id)
     audit(cur, user, "upload", f"Upload {upload_id}: {file_name} ({counts.summary_de()})")
     counts.upload_id = int(upload_id)
     return counts
@@ -284,6 +284,25 @@ def keep_raw_file(db_path: str, sha: str, suffix: str, data: bytes) -> Path:
         tmp.write_bytes(data)
         tmp.replace(target)
     return target
+
+
+def _apply_current(cur: duckdb.DuckDBPyConnection, upload_id: int) -> None:
+    """Make the changed rows of `classified` current: the new upload is the newest active one
+    (ids grow and writers are serialised), so its values win without a look at the history."""
+    cur.execute(
+        f"""
+        DELETE FROM measurement c WHERE EXISTS (
+            SELECT 1 FROM classified i WHERE i.change IN ('update', 'delete') AND {key_join('c', 'i')})
+        """
+    )
+    cur.execute(
+        """
+        INSERT INTO measurement
+        SELECT kommune_id, massnahme_id, kpi, period_start, granularity, value, $id, note
+        FROM classified WHERE change IN ('insert', 'update')
+        """,
+        {"id": upload_id},
+    )
 
 
 def _refresh_current(cur: duckdb.DuckDBPyConnection, upload_id: int) -> None:
