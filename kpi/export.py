@@ -617,8 +617,6 @@ def export_file(db: Database, out_path: Path, fmt: str, filters: Filters, what: 
 
 # ---------------------------------------------------------------- metrics export
 
-# Parts of `to_json()` that are not one number per Maßnahme (formula texts, yearly series).
-_METRICS_SKIP = ("explanations", "yearly", "plan_vs_actual")
 
 
 def metrics_rows(db: Database, filters: Filters) -> list[dict]:
@@ -629,10 +627,7 @@ def metrics_rows(db: Database, filters: Filters) -> list[dict]:
     rows: list[dict] = []
     for k in kommunen:
         for result in engine.compute_all(db, kommune=k):
-            record = result.to_json()
-            for key in _METRICS_SKIP:
-                record.pop(key, None)
-            rows.append(_flatten(record))
+            rows.append(_flatten(result.to_json(detail=False)))
     if filters.massnahme:
         rows = [r for r in rows if r.get("massnahme") in filters.massnahme]
     if filters.handlungsfeld:

@@ -194,9 +194,13 @@ class MassnahmeResult:
         """True when every benefit component could be computed."""
         return not self.not_computable
 
-    def to_json(self) -> dict:
-        """Return a JSON-ready dict (money rounded to cents, months as 'YYYY-MM')."""
-        return {
+    def to_json(self, detail: bool = True) -> dict:
+        """Return a JSON-ready dict (money rounded to cents, months as 'YYYY-MM').
+
+        detail=False leaves out the yearly series, plan vs. actual and the explanations (tables
+        with one row per Maßnahme need none of them, and building them dominates at scale).
+        """
+        out = {
             "kommune": self.kommune,
             "massnahme": self.massnahme,
             "handlungsfeld": self.handlungsfeld,
@@ -229,10 +233,13 @@ class MassnahmeResult:
             "parameter_versions": self.parameter_versions,
             "not_computable": self.not_computable,
             "notes": self.notes,
-            "yearly": [{k: _jsonable(v) for k, v in row.items()} for row in self.yearly],
-            "plan_vs_actual": [{k: _jsonable(v) for k, v in row.items()} for row in self.plan_vs_actual],
-            "explanations": {k: v.to_json() for k, v in self.explanations.items()},
         }
+        if detail:
+            out["yearly"] = [{k: _jsonable(v) for k, v in row.items()} for row in self.yearly]
+            out["plan_vs_actual"] = [{k: _jsonable(v) for k, v in row.items()}
+                                     for row in self.plan_vs_actual]
+            out["explanations"] = {k: v.to_json() for k, v in self.explanations.items()}
+        return out
 
 
 @dataclass
