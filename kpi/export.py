@@ -621,12 +621,12 @@ def export_file(db: Database, out_path: Path, fmt: str, filters: Filters, what: 
 
 def metrics_rows(db: Database, filters: Filters) -> list[dict]:
     """Return the metrics per Maßnahme as flat dicts (the numbers of `kpi metrics --json`), filtered."""
-    from kpi.metrics import engine
+    from kpi.overview import engine_results  # memoised per data version, shared with the dashboards
 
     kommunen = list(filters.kommune) or [None]
     rows: list[dict] = []
     for k in kommunen:
-        for result in engine.compute_all(db, kommune=k):
+        for result in engine_results(db, k):
             rows.append(_flatten(result.to_json(detail=False)))
     if filters.massnahme:
         rows = [r for r in rows if r.get("massnahme") in filters.massnahme]

@@ -212,8 +212,9 @@ def ranking_panel(db: Database, kommune: str | None = None) -> Panel:
 def peer_panel(db: Database, metric: str = "costs_per_inhabitant") -> Panel:
     """Kommunen within their size class: € per inhabitant with median and quartiles of the class."""
     from kpi.metrics.peers import PEER_METRICS, peer_comparison
+    from kpi.overview import engine_results  # memoised per data version, shared with other pages
 
-    peers = peer_comparison(db, metric)
+    peers = peer_comparison(db, metric, results=engine_results(db, None))
     label = PEER_METRICS[metric][1]
     title = f"{label} im Vergleich der Größenklasse"
     have = peers.dropna(subset=["value"])
