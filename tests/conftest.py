@@ -51,3 +51,48 @@ def frame(rows: list[tuple]) -> pd.DataFrame:
             for k, m, kpi, p, v in rows
         ]
     )
+
+
+# --- AppTest fixtures shared by the page tests ------------------------------------------------
+
+
+def clear_app_caches() -> None:
+    """Forget the cached database and results, so the next AppTest run opens $KPI_DB afresh."""
+    import streamlit as st
+
+    from kpi import overview
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    overview._MEMO.clear()
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory):
+    """One demo database file per test module (page tests only read it, or restore what they change)."""
+    from kpi import demo
+
+    path = tmp_path_factory.mktemp("pages") / "demo.duckdb"
+    with open_database(path) as db:
+        demo.load_demo(db)
+    return path
+
+
+@pytest.fixture
+def demo_env(demo_file, monkeypatch):
+    """The app on the demo database, every page visible (development role)."""
+    monkeypatch.setenv("KPI_DB", str(demo_file))
+    monkeypatch.setenv("KPI_DEV_ROLE", "admin")
+    clear_app_caches()
+    yield demo_file
+    clear_app_caches()
+
+
+@pytest.fixture
+def empty_env(tmp_path, monkeypatch):
+    """The app on an empty database."""
+    monkeypatch.setenv("KPI_DB", str(tmp_path / "leer.duckdb"))
+    monkeypatch.setenv("KPI_DEV_ROLE", "admin")
+    clear_app_caches()
+    yield
+    clear_app_caches()

@@ -6,48 +6,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
-
-from kpi import demo, overview
-from kpi.db import open_database
 
 ROOT = Path(__file__).parent.parent
 APP = str(ROOT / "app.py")
 MY_PAGES = ["views/ueberblick.py", "views/kosten_nutzen.py", "views/massnahme.py", "views/sitzung.py"]
 
 
-def _clear() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    overview._MEMO.clear()
-
-
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory):
-    """One demo database file for the module (pages only read it)."""
-    path = tmp_path_factory.mktemp("pages") / "demo.duckdb"
-    with open_database(path) as db:
-        demo.load_demo(db)
-    return path
-
-
-@pytest.fixture
-def demo_env(demo_file, monkeypatch):
-    monkeypatch.setenv("KPI_DB", str(demo_file))
-    monkeypatch.setenv("KPI_DEV_ROLE", "admin")
-    _clear()
-    yield demo_file
-    _clear()
-
-
-@pytest.fixture
-def empty_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("KPI_DB", str(tmp_path / "leer.duckdb"))
-    monkeypatch.setenv("KPI_DEV_ROLE", "admin")
-    _clear()
-    yield
-    _clear()
+# fixtures demo_file, demo_env, empty_env: tests/conftest.py
 
 
 def _open(page: str, query: dict | None = None) -> AppTest:

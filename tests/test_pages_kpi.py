@@ -6,12 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from kpi import demo
 from kpi.charts import panels
-from kpi.db import open_database
 from kpi.filters import Filters
 
 ROOT = Path(__file__).parent.parent
@@ -21,36 +18,7 @@ KPI_PAGES = ["views/bearbeitung.py", "views/papier.py", "views/barrierefreiheit.
 FILTERED_PAGES = ["views/bearbeitung.py", "views/papier.py", "views/barrierefreiheit.py", "views/nutzung.py"]
 
 
-def _clear() -> None:
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-@pytest.fixture(scope="module")
-def demo_file(tmp_path_factory):
-    """One demo database file for the module (these pages only read, except the weights test)."""
-    path = tmp_path_factory.mktemp("kpi_pages") / "demo.duckdb"
-    with open_database(path) as db:
-        demo.load_demo(db)
-    return path
-
-
-@pytest.fixture
-def demo_env(demo_file, monkeypatch):
-    monkeypatch.setenv("KPI_DB", str(demo_file))
-    monkeypatch.setenv("KPI_DEV_ROLE", "admin")
-    _clear()
-    yield demo_file
-    _clear()
-
-
-@pytest.fixture
-def empty_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("KPI_DB", str(tmp_path / "leer.duckdb"))
-    monkeypatch.setenv("KPI_DEV_ROLE", "admin")
-    _clear()
-    yield
-    _clear()
+# fixtures demo_file, demo_env, empty_env: tests/conftest.py
 
 
 def _open(page: str) -> AppTest:
