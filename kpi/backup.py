@@ -28,7 +28,15 @@ from pathlib import Path
 
 import duckdb
 
-from kpi.db import SCHEMA_VERSION, Database, audit, default_path, open_database, raw_dir
+from kpi.db import (
+    SCHEMA_VERSION,
+    Database,
+    audit,
+    default_path,
+    open_database,
+    raw_dir,
+    sql_literal,
+)
 from kpi.fmt import number_de
 
 MANIFEST = "manifest.json"
@@ -47,7 +55,7 @@ def _sql_string(path: Path) -> str:
     text = str(path)
     if "\x00" in text:
         raise BackupError("Ungültiger Pfad.")
-    return "'" + text.replace("'", "''") + "'"
+    return sql_literal(text)
 
 
 def _table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

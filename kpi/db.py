@@ -245,6 +245,12 @@ def _seed(cur: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def sql_literal(path: Path | str) -> str:
+    """Quote an internal path as an SQL string literal, for statements that take no bound
+    parameters (COPY … TO, EXPORT/IMPORT DATABASE). Never for user text."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def audit(cur: duckdb.DuckDBPyConnection, user: str, action: str, detail: str = "") -> None:
     """Append one audit entry inside the caller's transaction."""
     cur.execute(

@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from kpi.db import Database, audit, latest_upload_time
+from kpi.db import Database, audit, latest_upload_time, sql_literal
 from kpi.filters import Filters
 from kpi.fmt import date_de, datetime_de, number_de
 
@@ -72,6 +72,7 @@ class ExportResult:
 
 
 # ---------------------------------------------------------------- formula injection
+
 
 def neutralise(text):
     """Ensure a text that a spreadsheet would run as a formula starts with an apostrophe (None stays None)."""
@@ -299,7 +300,7 @@ def _copy_to(con_or_db, sql: str, params: dict, target: Path, options: str) -> N
     path = str(target)
     if not _SAFE_PATH.match(path):
         raise ExportError("Der Pfad des temporären Exportordners enthält unzulässige Zeichen.")
-    copy = f"COPY ({sql}) TO '{path}' ({options})"
+    copy = f"COPY ({sql}) TO {sql_literal(path)} ({options})"
     with _cursor(con_or_db) as cur:
         try:
             cur.execute(copy, params)
@@ -313,7 +314,7 @@ def _copy_to(con_or_db, sql: str, params: dict, target: Path, options: str) -> N
             side.execute("SET enable_external_access = false")
             reader = cur.sql(sql, params=params).to_arrow_reader(_BATCH_ROWS)
             side.register("export_src", reader)
-            side.execute(f"COPY (SELECT * FROM export_src) TO '{path}' ({options})")
+            side.execute(f"COPY (SELECT * FROM export_src) TO {sql_literal(path)} ({options})")
         finally:
             side.close()
 
@@ -710,7 +711,7 @@ def _write_metrics(db: Database, fmt: str, filters: Filters, target: Path, user:
         path = str(target)
         if not _SAFE_PATH.match(path):
             raise ExportError("Der Pfad des temporären Exportordners enthält unzulässige Zeichen.")
-        side.execute(f"COPY ({sql}) TO '{path}' ({_copy_options(fmt)})")
+        side.execute(f"COPY ({sql}) TO {sql_literal(path)} ({_copy_options(fmt)})")
     finally:
         side.close()
     return n
