@@ -251,6 +251,16 @@ def sql_literal(path: Path | str) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def audit_now(db: Database, user: str, action: str, detail: str = "") -> None:
+    """Append one audit entry on its own, without bumping the data version (nothing shown changes)."""
+    with db._write_lock:
+        cur = db.cursor()
+        try:
+            audit(cur, user, action, detail)
+        finally:
+            cur.close()
+
+
 def audit(cur: duckdb.DuckDBPyConnection, user: str, action: str, detail: str = "") -> None:
     """Append one audit entry inside the caller's transaction."""
     cur.execute(

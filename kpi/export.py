@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from kpi.db import Database, audit, latest_upload_time, sql_literal
+from kpi.db import Database, audit_now, latest_upload_time, sql_literal
 from kpi.filters import Filters
 from kpi.fmt import date_de, datetime_de, number_de
 
@@ -607,12 +607,7 @@ def export_file(db: Database, out_path: Path, fmt: str, filters: Filters, what: 
         shutil.move(str(target), str(out_path))
     finally:
         target.unlink(missing_ok=True)
-    with db._write_lock:  # an audit line, deliberately without bumping the data version
-        cur = db.cursor()
-        try:
-            audit(cur, user, "export", f"{what} {fmt}: {n} Zeilen nach {out_path.name}")
-        finally:
-            cur.close()
+    audit_now(db, user, "export", f"{what} {fmt}: {n} Zeilen nach {out_path.name}")
     return n
 
 

@@ -22,7 +22,7 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from kpi import catalog
-from kpi.db import Database, audit, latest_upload_time
+from kpi.db import Database, audit_now, latest_upload_time
 from kpi.filters import Filters
 from kpi.fmt import date_de, datetime_de, eur_de, month_de, number_de, pct_de
 
@@ -419,12 +419,7 @@ def write_report(db: Database, out_path: Path, filters: Filters, user: str = "un
     with tempfile.NamedTemporaryFile(dir=out_path.parent, suffix=".pdf.tmp", delete=False) as tmp:
         tmp.write(data)
     shutil.move(tmp.name, out_path)
-    with db._write_lock:  # an audit line, deliberately without bumping the data version
-        cur = db.cursor()
-        try:
-            audit(cur, user, "report", f"Ratsvorlage ({pages} Seiten) nach {out_path.name}")
-        finally:
-            cur.close()
+    audit_now(db, user, "report", f"Ratsvorlage ({pages} Seiten) nach {out_path.name}")
     return pages
 
 

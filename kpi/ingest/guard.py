@@ -385,7 +385,7 @@ def _check_zip(data: bytes, where: str, ext: str, limits: Limits) -> list[str]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except Exception as exc:  # BadZipFile, NotImplementedError ("zip file version 13.2"), struct.error, …
+    except Exception as exc:  # any zipfile failure (bad zip, unsupported version 13.2, struct error)
         raise UnsafeFileError(broken) from exc
     if len(infos) > limits.max_members:
         raise UnsafeFileError(
