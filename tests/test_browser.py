@@ -220,3 +220,20 @@ def test_sitzung_keyboard_navigation(server, browser):
     page.get_by_text("Was hat die Digitalisierung gekostet und gebracht?").wait_for(timeout=20_000)
     assert "Stand: " in page.locator('[data-testid="stMain"]').inner_text()
     ctx.close()
+
+
+def test_file_uploader_speaks_german(server, browser):
+    """Streamlit's uploader has no locale: our CSS replaces its English button and size hint."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    page = ctx.new_page()
+    page.goto(f"{server}/upload")
+    _wait_done(page, "Datei hochladen und prüfen")
+    zone = page.locator('[data-testid="stFileUploaderDropzone"]')
+    assert page.get_by_role("button", name="Datei auswählen").is_visible()  # accessible name, too
+    assert not zone.get_by_text("Upload", exact=True).is_visible()
+    assert not zone.get_by_text("per file").is_visible()
+    hint = page.evaluate("""() => getComputedStyle(document.querySelector(
+        '[data-testid="stFileUploaderDropzoneInstructions"] > div'), '::after').content""")
+    assert "höchstens 20 MB je Datei" in hint and "XLSX" in hint
+    page.locator('[data-testid="stFileUploaderDropzone"]').screenshot(path=str(SHOTS / "uploader.png"))
+    ctx.close()
