@@ -10,7 +10,10 @@ open the file: `open_database` waits up to `wait_seconds` and then raises
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -190,6 +193,23 @@ def open_database(path: Path | str | None = None, wait_seconds: float = 0.0) -> 
     return db
 
 
+_TMP_ROOT: Path | None = None
+
+
+def export_tmp_root() -> Path:
+    """Return this process's private export directory (0700), created on first use, removed at exit.
+
+    A hardened DuckDB connection (enable_external_access=false) must list this directory in
+    `allowed_directories` to let COPY write there (kpi.export); otherwise the Arrow fallback is used.
+    """
+    global _TMP_ROOT
+    if _TMP_ROOT is None or not _TMP_ROOT.is_dir():
+        _TMP_ROOT = Path(tempfile.mkdtemp(prefix="kpi-export-"))
+        os.chmod(_TMP_ROOT, 0o700)
+        atexit.register(shutil.rmtree, _TMP_ROOT, True)
+    return _TMP_ROOT
+
+
 def harden(db: Database) -> None:
     """Keep SQL away from the file system, then lock the configuration.
 
@@ -198,8 +218,6 @@ def harden(db: Database) -> None:
     COPY writes CSV/Parquet exports. Python-side `register()` of Arrow/pandas still works;
     replacement scans of Python variables by name do not (use `register`).
     """
-    from kpi.export import export_tmp_root
-
     allowed = str(export_tmp_root())
     with db._write_lock:
         db._con.execute("SET allowed_directories = $d", {"d": [allowed]})

@@ -12,12 +12,9 @@ with an apostrophe (OWASP CSV injection) in CSV and XLSX; numbers stay numbers.
 
 from __future__ import annotations
 
-import atexit
 import math
-import os
 import re
 import shutil
-import tempfile
 import unicodedata
 import uuid
 import zipfile
@@ -30,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from kpi.db import Database, audit_now, latest_upload_time, sql_literal
+from kpi.db import Database, audit_now, export_tmp_root, latest_upload_time, sql_literal
 from kpi.filters import Filters
 from kpi.fmt import date_de, datetime_de, number_de
 
@@ -207,23 +204,6 @@ def upload_ids_used(db: Database, filters: Filters) -> list[int]:
 
 
 # ---------------------------------------------------------------- files and names
-
-_TMP_ROOT: Path | None = None
-
-
-def export_tmp_root() -> Path:
-    """Return this process's private export directory (0700), created on first use, removed at exit.
-
-    A hardened DuckDB connection (enable_external_access=false) must list this directory in
-    `allowed_directories` to let COPY write there; otherwise the Arrow fallback is used.
-    """
-    global _TMP_ROOT
-    if _TMP_ROOT is None or not _TMP_ROOT.is_dir():
-        _TMP_ROOT = Path(tempfile.mkdtemp(prefix="kpi-export-"))
-        os.chmod(_TMP_ROOT, 0o700)
-        atexit.register(shutil.rmtree, _TMP_ROOT, True)
-    return _TMP_ROOT
-
 
 _SAFE_PATH = re.compile(r"^[A-Za-z0-9_./\-]+$")
 

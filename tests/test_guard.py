@@ -166,6 +166,30 @@ def test_defusedxml_is_required():
     assert "REFUSED" in out.stdout and "defusedxml" in out.stdout, out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("setting", [None, "True", "False"])
+def test_defusedxml_check_agrees_with_openpyxl(setting):
+    # require_defusedxml repeats openpyxl's own test without importing openpyxl (start-up time)
+    env = {k: v for k, v in os.environ.items() if k != "OPENPYXL_DEFUSEDXML"}
+    if setting is not None:
+        env["OPENPYXL_DEFUSEDXML"] = setting
+    code = textwrap.dedent("""
+        import sys
+        from kpi.ingest.guard import require_defusedxml
+        try:
+            require_defusedxml()
+            ours = True
+        except RuntimeError:
+            ours = False
+        assert "openpyxl" not in sys.modules
+        from openpyxl.xml import DEFUSEDXML
+        print(ours, DEFUSEDXML)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env=env)
+    ours, theirs = out.stdout.split()
+    assert ours == theirs == ("False" if setting == "False" else "True"), out.stdout + out.stderr
+
+
 # ----------------------------------------------------------------------------- in a child process
 
 CHILD = textwrap.dedent("""
