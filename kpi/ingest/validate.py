@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from kpi import catalog as cat
 from kpi.fmt import number_de, period_de
+from kpi.ingest import arrays as A
 from kpi.ingest.parse import fold, fold_array, parse_periods
 from kpi.store import FRAME_SCHEMA
 
@@ -93,7 +94,7 @@ class IssueSink:
         if table.num_rows == 0:
             return
         for sheet in pc.unique(table.column("sheet")).to_pylist():
-            part = table.filter(pc.equal(table.column("sheet"), sheet))
+            part = table.filter(pc.equal(table.column("sheet"), A.string(sheet)))
             head = part.slice(0, MAX_PER_KIND).to_pylist()
             for r in head:
                 letter = r.get(col_field) if col_field else None
@@ -118,7 +119,7 @@ def _keep(table: pa.Table, mask) -> pa.Table:
 
 
 def _mask(x) -> pa.Array:
-    return pc.fill_null(x, False)
+    return pc.fill_null(x, A.FALSE)
 
 
 def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | None = None):
@@ -131,11 +132,11 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
                      pc.or_(pc.is_valid(rec.column("kpi")), pc.is_valid(rec.column("period"))))
     rec = _keep(rec, pc.and_(has_any, pc.invert(rec.column("value_missing"))))
     # template example rows
-    rec = _keep(rec, pc.invert(_mask(pc.equal(rec.column("kommune"), EXAMPLE_KOMMUNE))))
+    rec = _keep(rec, pc.invert(_mask(pc.equal(rec.column("kommune"), A.string(EXAMPLE_KOMMUNE)))))
     if rec.num_rows == 0:
         return FRAME_SCHEMA.empty_table(), 0
     # totals rows (Summe / Gesamt) are skipped with a warning
-    total = pa.array([False] * rec.num_rows)
+    total = A.full(rec.num_rows, False)
     for name in ("kommune", "massnahme", "kpi", "period"):
         # label columns repeat few values: test the distinct ones, then map back
         col = rec.column(name)
@@ -144,7 +145,7 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
         if pc.any(hit).as_py():
             total = pc.or_(total, _mask(pc.is_in(col, value_set=uniq.filter(hit))))
     # a wide totals row has one record per period: report the row once
-    totals = rec.filter(total).select(["sheet", "row"]).group_by(["sheet", "row"], use_threads=False).aggregate([])
+    totals = A.distinct_rows(rec.filter(total), ["sheet", "row"])
     totals = totals.sort_by([("sheet", "ascending"), ("row", "ascending")])
     sink.add_rows("Summenzeile", "warning", totals,
                   lambda r: "Summenzeile übersprungen (Summen berechnet das Programm selbst).", None)
@@ -155,7 +156,7 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
     # --- resolve fields
     kpi_text = rec.column("kpi")
     uniq = pc.unique(kpi_text)
-    keys = pa.array([kpis.resolve(v) for v in uniq.to_pylist()], pa.string())
+    keys = A.strings([kpis.resolve(v) for v in uniq.to_pylist()])
     kpi_key = pc.take(keys, pc.index_in(kpi_text, value_set=uniq))
     starts, grans = parse_periods(rec.column("period"))
     # ISO weeks written 2021-28: if a sheet has any, its 2021-05 is week 5, not May
@@ -164,11 +165,11 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
     week_sheets = pc.unique(rec.column("sheet").filter(weekish))
     weeks = pc.or_(_mask(pc.match_substring_regex(ptext, r"^\d{4}-[wW]?\d{1,2}$")), weekish)
     weeks = pc.and_(weeks, pc.is_in(rec.column("sheet"), value_set=week_sheets))
-    starts = pc.if_else(weeks, pa.scalar(None, pa.date32()), starts)
+    starts = pc.if_else(weeks, A.NULL_DATE, starts)
     rec = rec.append_column("kpi_key", kpi_key).append_column("period_start", starts).append_column("gran", grans)
 
     # --- errors
-    err_any = pa.array([False] * rec.num_rows)
+    err_any = A.full(rec.num_rows, False)
 
     def error(kind, mask, message, col_field):
         nonlocal err_any
@@ -194,13 +195,13 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
                     "Blatt „Kennzahlen“ der Vorlage anlegen (Schlüssel, Bezeichnung, Einheit, Familie, "
                     "Polarität).", "c_kpi")
     error("Kommune fehlt", pc.or_kleene(pc.is_null(rec.column("kommune")),
-                                  pc.equal(rec.column("kommune"), "")),
+                                  pc.equal(rec.column("kommune"), A.string(""))),
           lambda r: "Kommune fehlt. Spalte „Kommune“ ergänzen oder die Kommune festlegen "
                     "(Importprofil bzw. kpi ingest --set kommune=NAME).", "c_kommune")
 
     for field, label, col in (("kommune", "Kommune", "c_kommune"), ("massnahme", "Maßnahme", "c_massnahme")):
         length = pc.utf8_length(rec.column(field))
-        error(f"{label} zu lang", pc.greater(length, MAX_NAME_CHARS),
+        error(f"{label} zu lang", pc.greater(length, A.int64(MAX_NAME_CHARS)),
               lambda r, f=field, lab=label: f"Name der {lab} ist {number_de(len(r[f]))} Zeichen lang "
                                             f"(höchstens {MAX_NAME_CHARS}); steht hier ein Text statt eines Namens?",
               col)
@@ -224,15 +225,15 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
 def _count_rows(t: pa.Table) -> int:
     if t.num_rows == 0:
         return 0
-    return t.select(["sheet", "row"]).group_by(["sheet", "row"]).aggregate([]).num_rows
+    return A.distinct_rows(t, ["sheet", "row"]).num_rows
 
 
 def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> None:
     # range from the catalog
     keys = pc.unique(ok.column("kpi_key")).to_pylist()
-    lo = pa.array([kpis.by_key[k].min_value for k in keys], pa.float64())
-    hi = pa.array([kpis.by_key[k].max_value for k in keys], pa.float64())
-    idx = pc.index_in(ok.column("kpi_key"), value_set=pa.array(keys, pa.string()))
+    lo = A.floats([kpis.by_key[k].min_value for k in keys])
+    hi = A.floats([kpis.by_key[k].max_value for k in keys])
+    idx = pc.index_in(ok.column("kpi_key"), value_set=A.strings(keys))
     vmin, vmax = pc.take(lo, idx), pc.take(hi, idx)
     v = ok.column("value")
     out = pc.or_(_mask(pc.less(v, vmin)), _mask(pc.greater(v, vmax)))
@@ -250,12 +251,12 @@ def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> N
 
     sink.add_rows("außerhalb des Bereichs", "warning", ok.filter(out), range_text, "c_value")
     # future periods
-    fut = pc.greater(ok.column("period_start"), pa.scalar(today, pa.date32()))
+    fut = pc.greater(ok.column("period_start"), A.date32(today))
     sink.add_rows("Zukunft", "warning", ok.filter(_mask(fut)),
                   lambda r: f"Zeitraum {period_de(r['period_start'], r['gran'])} liegt in der Zukunft", "c_period")
     # unit differing from the KPI's unit
     if pc.any(pc.is_valid(ok.column("unit"))).as_py():
-        units = pa.array([fold(kpis.by_key[k].unit) for k in keys], pa.string())
+        units = A.strings([fold(kpis.by_key[k].unit) for k in keys])
         want = pc.take(units, idx)
         have = fold_array(ok.column("unit"))
         differs = pc.and_(pc.is_valid(have), pc.not_equal(have, want))
@@ -265,7 +266,7 @@ def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> N
                 return any(a in s and b in s for s in _UNIT_SAME.values())
             bad = [not same(fold(u), fold(kpis.by_key[k].unit))
                    for u, k in zip(cand.column("unit").to_pylist(), cand.column("kpi_key").to_pylist(), strict=True)]
-            sink.add_rows("Einheit", "warning", cand.filter(pa.array(bad)),
+            sink.add_rows("Einheit", "warning", cand.filter(A.bools(bad)),
                           lambda r: f"Einheit „{r['unit']}“ passt nicht zu „{kpis.by_key[r['kpi_key']].label}“ "
                                     f"(erwartet: {kpis.by_key[r['kpi_key']].unit}); der Wert wird unverändert übernommen",
                           None)
@@ -287,7 +288,7 @@ def _key_codes(t: pa.Table, cols: list[str]) -> pa.Array | None:
         span *= max(len(uniq), 1)
         if span > 2**62:
             return None
-        code = idx if code is None else pc.add(pc.multiply(code, len(uniq)), idx)
+        code = idx if code is None else pc.add(pc.multiply(code, A.int64(len(uniq))), idx)
     return code
 
 
@@ -297,7 +298,7 @@ def _duplicates(ok: pa.Table, sink: IssueSink) -> None:
     if codes is not None:
         if len(pc.unique(codes)) == ok.num_rows:  # the usual case: every key once
             return
-    elif ok.select(_KEY).group_by(_KEY, use_threads=False).aggregate([]).num_rows == ok.num_rows:
+    elif A.distinct_rows(ok, _KEY).num_rows == ok.num_rows:
         return
     con = duckdb.connect()
     try:
@@ -323,8 +324,8 @@ def _duplicates(ok: pa.Table, sink: IssueSink) -> None:
 def _online_above_total(ok: pa.Table, sink: IssueSink) -> None:
     """Warn where online cases exceed all cases for the same Kommune, Maßnahme and period."""
     kpi = ok.column("kpi_key")
-    online = ok.filter(_mask(pc.equal(kpi, "online_faelle")))
-    total = ok.filter(_mask(pc.equal(kpi, "fallzahl")))
+    online = ok.filter(_mask(pc.equal(kpi, A.string("online_faelle"))))
+    total = ok.filter(_mask(pc.equal(kpi, A.string("fallzahl"))))
     if online.num_rows == 0 or total.num_rows == 0:
         return
     # the key without the KPI: period of the same Kommune and Maßnahme
