@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import numpy_financial as npf
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -68,3 +69,33 @@ def test_irr_is_none_without_sign_change_and_zeroes_npv_otherwise(flows):
         assert value is None
     elif value is not None and value > -0.5:  # near −100 % the discount factors explode
         assert np.isclose(npf.npv(value, flows), 0, atol=1e-6 * max(1.0, np.abs(arr).sum()))
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(st.lists(money, min_size=1, max_size=30), rates)
+def test_npv_has_the_very_bits_of_numpy_financial(flows, rate):
+    assert engine.npv(rate, flows) == float(npf.npv(rate, np.array(flows)))
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(st.lists(st.lists(money, min_size=1, max_size=15) | st.none(), min_size=1, max_size=40))
+def test_irr_many_gives_each_flow_the_very_value_of_irr(flows):
+    def one(f):
+        try:
+            return None if f is None else engine.irr(f)
+        except np.linalg.LinAlgError:  # e.g. subnormal flows overflow np.roots' companion matrix
+            return "LinAlgError"
+
+    expected = [one(f) for f in flows]
+    if "LinAlgError" in expected:  # irr_many raises as irr() does
+        with pytest.raises(np.linalg.LinAlgError):
+            engine.irr_many(flows)
+    else:
+        assert engine.irr_many(flows) == expected
+
+
+def test_irr_many_on_zeros_at_both_ends_and_mixed_lengths():
+    flows = [[0.0, 0.0, -5.0, 3.0, 0.0, 0.0], [-1.0, 1.0], [-100.0, 39.0, 59.0, 55.0, 20.0],
+             [-5.0, 10.5, 1.0, -8.0, 1.0], [1.0, 2.0], [-100.0, 0.0, 0.0, 74.0], [0.0, 0.0]]
+    assert engine.irr_many(flows) == [engine.irr(f) for f in flows]
+    assert engine.irr_many([[-100.0, 39.0, 59.0, 55.0, 20.0]])[0] == float(npf.irr([-100, 39, 59, 55, 20]))

@@ -337,7 +337,13 @@ def _int_to_month(i: int) -> date:
 
 def npv(rate: float, yearly_net) -> float:
     """Return Σ net_t / (1+rate)^t with t = 0 the first element (numpy_financial.npv convention)."""
-    return float(npf.npv(rate, np.asarray(yearly_net, dtype=float)))
+    values = np.asarray(yearly_net, dtype=float)
+    return float((values / _discount_divisors(rate, len(values))).sum(axis=0))
+
+
+def _discount_divisors(rate: float, n: int) -> np.ndarray:
+    """(1+rate)^t for t = 0 … n−1: the divisors numpy_financial.npv uses (same operations, same bits)."""
+    return (1 + rate) ** np.arange(0, n)
 
 
 def irr(yearly_net) -> float | None:
@@ -347,6 +353,44 @@ def irr(yearly_net) -> float | None:
         return None
     value = float(npf.irr(arr))
     return None if math.isnan(value) else value
+
+
+def irr_many(flows: list) -> list[float | None]:
+    """Return irr() of each yearly cash flow (None entries stay None), with the same bits, faster.
+
+    numpy_financial.irr finds the roots of the cash-flow polynomial as eigenvalues of np.roots'
+    companion matrix; here the matrices of equal size are stacked and solved in one
+    np.linalg.eigvals call, and each flow's root is then picked exactly as numpy_financial does.
+    """
+    out: list[float | None] = [None] * len(flows)
+    by_size: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for i, f in enumerate(flows):
+        if f is None:
+            continue
+        arr = np.asarray(f, dtype=float)
+        if not (np.any(arr > 0) and np.any(arr < 0)):
+            continue
+        p = arr[::-1]  # np.roots(values[::-1]): strip leading and trailing zeros (roots at 0 never count)
+        nz = np.flatnonzero(p)
+        p = p[int(nz[0]):int(nz[-1]) + 1]
+        companion = np.diag(np.ones((len(p) - 2,), p.dtype), -1)
+        companion[0, :] = -p[1:] / p[0]
+        by_size.setdefault(len(p) - 1, []).append((i, companion))
+    for items in by_size.values():
+        try:
+            roots = np.linalg.eigvals(np.stack([a for _, a in items]))
+        except np.linalg.LinAlgError:  # one bad matrix fails the stack: solve one by one, as irr() does
+            for i, _ in items:
+                out[i] = irr(flows[i])
+            continue
+        for (i, _), res in zip(items, roots, strict=True):
+            mask = (res.imag == 0) & (res.real > 0)
+            if not mask.any():
+                continue
+            rate = 1 / res[mask].real - 1
+            value = float(rate.item(np.argmin(np.abs(rate))))
+            out[i] = None if math.isnan(value) else value
+    return out
 
 
 @dataclass
@@ -391,6 +435,7 @@ def cashflow(month_idx: np.ndarray, costs: np.ndarray, benefits: np.ndarray, rat
     factor = (1.0 + rate) ** (-t.astype(float))
     cum_net = np.cumsum(net)
     cum_disc = np.cumsum(net * factor)
+    divisors = _discount_divisors(rate, n_years)  # once for the three present values (as npv())
     payback = None
     if cum_disc[-1] >= -1e-9:
         negative = np.nonzero(cum_disc < -1e-9)[0]
@@ -402,9 +447,9 @@ def cashflow(month_idx: np.ndarray, costs: np.ndarray, benefits: np.ndarray, rat
         years=np.arange(first_year, last_year + 1),
         costs=yearly_costs,
         benefits=yearly_benefits,
-        npv=npv(rate, yearly_benefits - yearly_costs),
-        pv_costs=npv(rate, yearly_costs),
-        pv_benefits=npv(rate, yearly_benefits),
+        npv=float(((yearly_benefits - yearly_costs) / divisors).sum(axis=0)),
+        pv_costs=float((yearly_costs / divisors).sum(axis=0)),
+        pv_benefits=float((yearly_benefits / divisors).sum(axis=0)),
         payback_month=payback,
         cum_net=cum_net,
         cum_net_discounted=cum_disc,
@@ -539,12 +584,23 @@ def _month_start(month_idx: np.ndarray) -> np.ndarray:
     return (np.asarray(month_idx, dtype=np.int64) - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]")
 
 
-def _lookup(params: pd.DataFrame, key_per_row: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (value, parameter_id) of the version in force on `day` per row (NaN where none is)."""
+def _lookup(params: pd.DataFrame, keys, key_index: np.ndarray | None, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (value, parameter_id) of the version in force on `day` per row (NaN where none is).
+
+    Row i asks for parameter keys[key_index[i]] (key_index None: every row asks for keys[0]);
+    integer codes, because comparing 100.000s of key strings per parameter costs more than the lookup.
+    """
     value = np.full(len(day), np.nan)
     pid = np.full(len(day), np.nan)
+    keys = list(keys)
     for key, g in params.groupby("key", sort=False):
-        rows = np.flatnonzero(key_per_row == key)
+        codes = [j for j, k in enumerate(keys) if k == key]
+        if not codes:
+            continue
+        if key_index is None:
+            rows = np.arange(len(day))
+        else:
+            rows = np.flatnonzero(np.isin(key_index, codes))
         if not len(rows):
             continue
         vf = g["valid_from"].to_numpy().astype("datetime64[D]")
@@ -595,21 +651,23 @@ def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, pd.D
     s_ids = sel["massnahme_id"].to_numpy()
     order = np.argsort(s_ids)
     spos = order[np.searchsorted(s_ids[order], row_mid)] if len(s_ids) and total else np.array([], dtype=int)
-    golive = sel["golive_m"].to_numpy()[spos] if total else np.array([])
-    golive_idx = pd.to_datetime(pd.Series(golive), errors="coerce")
-    golive_idx = (golive_idx.dt.year * 12 + golive_idx.dt.month - 1).to_numpy(dtype=float, na_value=np.nan)
+    golive_sel = pd.to_datetime(sel["golive_m"], errors="coerce")  # per Maßnahme, then per row
+    golive_sel = (golive_sel.dt.year * 12 + golive_sel.dt.month - 1).to_numpy(dtype=float, na_value=np.nan)
+    golive_idx = golive_sel[spos] if total else np.array([])
     mon["after"] = ~np.isnan(golive_idx) & (row_mi >= np.nan_to_num(golive_idx, nan=np.inf))
     # parameter versions in force in each month (the material cost also in the month before go-live)
     params = db.df(_PARAMS_SQL)
     day = _month_start(row_mi)
-    sel_keys = np.array(["wage_rate_" + str(x) for x in sel["laufbahn"]], dtype=object)
-    wage_key = sel_keys[spos] if total else np.array([], dtype=object)
-    mon["wage"], mon["wage_pid"] = _lookup(params, wage_key, day)
-    mon["cost_per_page"], mon["cpp_pid"] = _lookup(params, np.full(total, "cost_per_page_eur"), day)
-    mon["material"], mon["material_pid"] = _lookup(params, np.full(total, "material_cost_per_case_eur"), day)
+    wage_keys, wage_code = np.unique(np.array(["wage_rate_" + str(x) for x in sel["laufbahn"]], dtype=object),
+                                     return_inverse=True)
+    wage_index = wage_code[spos] if total else np.array([], dtype=np.int64)
+    mon["wage"], mon["wage_pid"] = _lookup(params, wage_keys, wage_index, day)
+    mon["cost_per_page"], mon["cpp_pid"] = _lookup(params, ["cost_per_page_eur"], None, day)
+    mon["material"], mon["material_pid"] = _lookup(params, ["material_cost_per_case_eur"], None, day)
     pre_day = _month_start(np.nan_to_num(golive_idx, nan=0).astype(np.int64) - 1)
-    pre_key = np.where(np.isnan(golive_idx), "", "material_cost_per_case_eur")
-    mon["material_before"], mon["material_before_pid"] = _lookup(params, pre_key, pre_day)
+    pre_index = (~np.isnan(golive_idx)).astype(np.int64)  # no go-live: no material cost before it
+    mon["material_before"], mon["material_before_pid"] = _lookup(params, ["", "material_cost_per_case_eur"],
+                                                                 pre_index, pre_day)
     piv = {kpi: base[base["kpi"] == kpi].set_index("massnahme_id")["value"] for kpi in BASELINE_KPIS}
     mon["b_minutes"] = mon["massnahme_id"].map(piv["bearbeitungszeit_min"])
     mon["b_pages"] = mon["massnahme_id"].map(piv["papier_seiten"])
@@ -684,8 +742,9 @@ def compute_all(db: Database, kommune: str | None = None, discount_rate: float |
         {"kommune": kommune, "massnahme": massnahme},
     )
     plan_by: dict[int, list[dict]] = {}
-    for p in plans.to_dict("records"):
-        plan_by.setdefault(int(p["massnahme_id"]), []).append(p)
+    plan_cols = {c: plans[c].tolist() for c in plans.columns}  # python values, as to_dict("records") gives
+    for i in range(len(plans)):
+        plan_by.setdefault(int(plan_cols["massnahme_id"][i]), []).append({c: v[i] for c, v in plan_cols.items()})
 
     ids = mon["massnahme_id"].to_numpy()
     bounds = np.flatnonzero(np.diff(ids)) + 1
@@ -699,15 +758,36 @@ def compute_all(db: Database, kommune: str | None = None, discount_rate: float |
         "material_before_pid", "cost_per_page", "paper0", "time_wage0", "time_material0", "hours0",
         "benefits_all", "benefits_budget")}
     cols["after"] = mon["after"].to_numpy(dtype=bool)
+    for c in ("time_saving_eur", "hours_saved", "paper_saving_eur"):  # what np.nansum would sum
+        cols[c + "_nz"] = np.where(np.isnan(cols[c]), 0.0, cols[c])
+    used_time = ~np.isnan(cols["time_saving_eur"])
+    used_pages = ~np.isnan(cols["paper_saving_eur"])
+    pids = {c: _ids_per_segment(ids, cols[c], used) for c, used in (
+        ("wage_pid", used_time), ("material_pid", used_time), ("material_before_pid", used_time),
+        ("cpp_pid", used_pages))}
 
-    results = []
+    results, flows = [], []
     for row in sel.itertuples():
         mid = int(row.massnahme_id)
         s, e = slices.get(mid, (0, 0))
         arrays = {k: v[s:e] for k, v in cols.items()}
-        results.append(_one_result(row, arrays, rate, rate_version, fte_version, versions,
-                                   base_by, src, plan_by.get(mid)))
+        res, irr_flows = _one_result(row, arrays, rate, rate_version, fte_version, versions,
+                                     base_by, src, plan_by.get(mid), {c: p.get(mid, []) for c, p in pids.items()})
+        results.append(res)
+        flows.append(irr_flows)
+    for res, value in zip(results, irr_many(flows), strict=True):
+        res.irr = value
     return results
+
+
+def _ids_per_segment(mids: np.ndarray, pid: np.ndarray, used: np.ndarray) -> dict[int, list[int]]:
+    """Return massnahme_id -> sorted distinct parameter ids (non-NaN, where `used`) of its rows."""
+    keep = used & ~np.isnan(pid)
+    pairs = np.unique(mids[keep].astype(np.int64) * (1 << 32) + pid[keep].astype(np.int64))  # ids are int32
+    out: dict[int, list[int]] = {}
+    for m, i in zip((pairs >> 32).tolist(), (pairs & 0xFFFFFFFF).tolist(), strict=True):
+        out.setdefault(m, []).append(i)
+    return out
 
 
 def compute_massnahme(db: Database, kommune: str, massnahme: str, discount_rate: float | None = None,
@@ -739,7 +819,8 @@ def _versions_de(versions: dict[int, params_mod.ParameterVersion], ids: list[int
 
 
 def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_version, versions,
-                base_by: dict, src: dict, plan: list[dict] | None) -> MassnahmeResult:
+                base_by: dict, src: dict, plan: list[dict] | None,
+                pids: dict[str, list[int]]) -> tuple[MassnahmeResult, np.ndarray | None]:
     mid = int(row.massnahme_id)
     golive = _date(row.golive_date)
     after = a["after"]
@@ -787,8 +868,8 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
             reasons.append("Zeitersparnis nicht berechenbar: für die Laufbahn ist kein Lohnkostensatz "
                            "hinterlegt.")
         else:
-            time_saving = float(np.nansum(a["time_saving_eur"]))
-            hours = float(np.nansum(a["hours_saved"]))
+            time_saving = float(np.sum(a["time_saving_eur_nz"]))
+            hours = float(np.sum(a["hours_saved_nz"]))
             gaps = int(np.sum(after & np.isnan(a["time_saving_eur"])))
             if gaps:
                 notes.append(f"Zeitersparnis: {gaps} Monat{'e' if gaps != 1 else ''} nach dem Go-live ohne "
@@ -802,7 +883,7 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
             reasons.append("Papierersparnis nicht berechenbar: kein Ausgangswert für Papierkosten oder "
                            "Seiten (" + binfo["papier_seiten"].reason_de + ").")
         else:
-            paper_saving = float(np.nansum(a["paper_saving_eur"]))
+            paper_saving = float(np.sum(a["paper_saving_eur_nz"]))
             gaps = int(np.sum(paper_after & np.isnan(a["paper_saving_eur"])) +
                        np.sum(after & ~paper_after))
             if gaps:
@@ -843,7 +924,8 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
     if costs == 0:
         notes.append("Keine Kosten erfasst: ROI und Nutzen-Kosten-Verhältnis sind nicht berechenbar "
                      "(Division durch null).")
-    irr_v = irr(cf.benefits - cf.costs) if cf is not None and cf.first_year is not None else None
+    # the IRR is filled in by compute_all, for all Maßnahmen at once (irr_many)
+    irr_flows = cf.benefits - cf.costs if cf is not None and cf.first_year is not None else None
 
     # static payback: investment / mean annual net saving after go-live
     static_pb = None
@@ -856,31 +938,34 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
     if hours is not None and n_after > 0 and fte_version is not None:
         fte = hours / n_after * 12 / fte_version.value
 
-    # parameter versions used
+    # parameter versions used (pids: the distinct ids in the months with a time / paper saving)
     pv: dict[str, list[int]] = {}
-    used_time = ~np.isnan(a["time_saving_eur"]) if n else np.array([], dtype=bool)
-    used_pages = ~np.isnan(a["paper_saving_eur"]) if n else used_time
 
-    def record(key_prefix, pid_col, mask):
-        vals = a[pid_col][mask] if n else np.array([])
-        ids = [int(x) for x in np.unique(vals[~np.isnan(vals)])]
+    def record(key_prefix, pid_col):
+        ids = pids[pid_col]
         if ids:
             key = key_prefix if key_prefix != "wage_rate" else versions[ids[0]].key
-            pv[key] = ids
+            pv[key] = list(ids)
 
     if time_saving is not None:
-        record("wage_rate", "wage_pid", used_time)
-        record("material_cost_per_case_eur", "material_pid", used_time)
-        vals = a["material_before_pid"][used_time]
-        before_ids = [int(x) for x in np.unique(vals[~np.isnan(vals)])]
+        record("wage_rate", "wage_pid")
+        record("material_cost_per_case_eur", "material_pid")
+        before_ids = pids["material_before_pid"]
         if before_ids:
             pv["material_cost_per_case_eur"] = sorted(set(pv.get("material_cost_per_case_eur", [])) | set(before_ids))
     if paper_saving is not None and binfo["papier_kosten_eur"].value is None:
-        record("cost_per_page_eur", "cpp_pid", used_pages)
+        record("cost_per_page_eur", "cpp_pid")
     if rate_version is not None:
         pv["discount_rate"] = [rate_version.parameter_id]
     if fte is not None:
         pv["fte_hours_per_year"] = [fte_version.parameter_id]
+
+    years_m = months // 12  # ascending, like the months
+    month_count = np.bincount(years_m - years_m[0]).tolist() if n else []
+
+    def months_in(y: int) -> int:
+        k = y - int(years_m[0]) if n else -1
+        return month_count[k] if 0 <= k < len(month_count) else 0
 
     yearly = []
     if cf is not None and cf.first_year is not None:
@@ -893,22 +978,21 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
                 "benefits_budget_eur": float(yb.get(y, 0.0)),
                 "net_eur": float(cf.benefits[i] - cf.costs[i]),
                 "discount_factor": float((1 + rate) ** -i),
-                "months": int(np.sum(months // 12 == y)),
+                "months": months_in(y),
             })
     elif n:
         # benefits not computable: still show the yearly costs
-        years = months // 12
-        for y in sorted(set(years.tolist())):
-            yearly.append({"year": y, "t": None, "costs_eur": float(np.sum(costs_m[years == y])),
+        for y in sorted(set(years_m.tolist())):
+            yearly.append({"year": y, "t": None, "costs_eur": float(np.sum(costs_m[years_m == y])),
                            "benefits_eur": None, "benefits_budget_eur": None, "net_eur": None,
-                           "discount_factor": None, "months": int(np.sum(years == y))})
+                           "discount_factor": None, "months": months_in(y)})
 
     res = MassnahmeResult(
         kommune=row.kommune, massnahme=row.massnahme,
         handlungsfeld=row.handlungsfeld if isinstance(row.handlungsfeld, str) else None,
         golive=golive, costs_eur=costs, benefits_eur=benefits, benefits_budget_eur=benefits_budget,
         net_benefit_eur=net, net_benefit_budget_eur=net_b, roi=roi_v, roi_budget=roi_b,
-        npv_eur=npv_v, npv_budget_eur=npv_b, bcr=bcr_v, irr=irr_v, static_payback_years=static_pb,
+        npv_eur=npv_v, npv_budget_eur=npv_b, bcr=bcr_v, irr=None, static_payback_years=static_pb,
         payback_month=payback, payback_month_budget=payback_b, discount_rate=rate,
         hours_saved=hours, fte_saved=fte, baseline=binfo, parameter_versions=pv,
         not_computable=reasons, paper_saving_eur=paper_saving, time_saving_eur=time_saving,
@@ -931,7 +1015,7 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
     )
     res.plan_vs_actual = _plan_vs_actual(res, plan)
     res._explain_ctx = (rate_version, fte_version, versions, src)
-    return res
+    return res, irr_flows
 
 
 def _dev(plan_v, actual_v):
