@@ -341,3 +341,68 @@ def test_cli_refuses_every_broken_file_and_leaves_the_database_unchanged(corpus,
         assert "Traceback" not in err and "Unerwarteter Fehler" not in err, (name, err)
         assert "Nichts geladen" in err or "Fehler" in err, (name, err)
     assert _snapshot(db_path) == before
+
+
+# ----------------------------------------------------------------------------- fast scan = exact scan
+
+def _extent(scan_fn, piece: bytes):
+    from kpi.ingest import guard
+
+    scan = guard._SheetScan()
+    if scan_fn == "fast":
+        ok = guard._fast_scan(piece, "m", "w", scan)
+        return (scan.max_row, scan.max_col) if ok else None
+    guard._exact_scan(piece, "m", "w", scan, {"row": 0, "col": 0, "exact": True})
+    return scan.max_row, scan.max_col
+
+
+def test_fast_scan_reads_canonical_references_exactly():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from kpi.ingest.parse import col_letter
+
+    cells = st.lists(st.tuples(st.integers(0, 16383), st.integers(1, 999_999_999),
+                               st.sampled_from(["", ' t="s"', ' s="1"', ' t="e"'])), min_size=1, max_size=40)
+
+    @settings(max_examples=300, deadline=None, derandomize=True)
+    @given(cells, st.sampled_from(["", '<dimension ref="A1:C3"/>', "<cols><col min=\"1\"/></cols>",
+                                   '<mergeCells count="1"><mergeCell ref="B2:D9"/></mergeCells>']))
+    def prop(refs, extra):
+        body = "".join(f'<c r="{col_letter(c)}{r}"{attr}><v>1</v></c>' for c, r, attr in refs)
+        piece = f'<worksheet>{extra}<sheetData><row r="1" spans="1:5">{body}</row></sheetData>'.encode()
+        assert _extent("fast", piece) == _extent("exact", piece)
+
+    prop()
+
+
+@pytest.mark.parametrize("piece", [
+    b'<row r="1"><c r="A1"/><c r="A0000012"/></row>',  # leading zeros: not canonical
+    b'<row r="1"><c r="A1"/><c r="a7"/></row>',  # lower-case column
+    b'<row r="1"><c r="A1"/><c r="ABCD7"/></row>',  # four letters
+    b'<row r="1"><c r="A1"/><c r="B1234567890"/></row>',  # ten-digit row
+    b'<row r="1"><c r="A1"/><c t="n" r="XFD7"/></row>',  # r not first
+    b'<row r="1"><c r="A1"/><c\tr="XFD7"/></row>',  # tab after the name
+    b'<row r="1"><c r="A1"/><c/><c/></row>',  # cells without r
+    b'<row r="1"><c r="A1"/><x:c r="XFD1048576"/></row>',  # prefixed cell
+    b'<row r="1"><c r="A1"/></row></x:sheetData><x:dimension ref="A1:XFD9"/>',  # prefixed range
+    b"<row r='1'><c r='A1'/></row>",  # single quotes
+    b'<row r="1"><c r="A1 "/></row>',  # reference not closed by its quote
+])
+def test_fast_scan_leaves_every_unusual_form_to_the_exact_scan(piece):
+    assert _extent("fast", piece) is None
+
+
+def test_fast_scan_ignores_colons_and_tags_that_only_look_alike():
+    piece = (b'<worksheet xmlns:x14ac="u"><sheetData><row r="1" x14ac:dyDescent="0.25" spans="1:2">'
+             b'<c r="B2" t="inlineStr"><is><t>Kosten:c row:c</t></is></c></row></sheetData>'
+             b'<conditionalFormatting sqref="A1:Z99"><cfRule type="x"/></conditionalFormatting><cols/>'
+             b'<hyperlinks><hyperlink ref="C7" r:id="rId1"/></hyperlinks></worksheet>')
+    assert _extent("fast", piece) == _extent("exact", piece) == (7, 3)
+
+
+def test_fast_scan_refuses_doctype():
+    from kpi.ingest import guard
+
+    with pytest.raises(UnsafeFileError, match="DOCTYPE"):
+        guard._fast_scan(b'<!-- x --><!DOCTYPE x [<!ENTITY a "b">]><c r="A1"/>', "m", "w", guard._SheetScan())

@@ -531,13 +531,13 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, scan: _
 
 _DTD_MSG = ("{where}: Teil „{member}“ enthält eine DOCTYPE-/ENTITY-Deklaration (mögliche XML-Bombe "
             "oder Zugriff auf fremde Dateien). Excel schreibt so etwas nie; die Datei wird abgelehnt.")
+_PAD = 32
 _AFTER_C = np.zeros(256, dtype=bool)  # '<c' then space, tab, LF, CR, '>', '/' starts a cell
 _AFTER_C[[32, 9, 10, 13, 62, 47]] = True
-_NAME_CHARS = np.zeros(256, dtype=bool)
-for _ch in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-":
-    _NAME_CHARS[_ch] = True
-_PAD = 32
-_RELEVANT_LOCAL = re.compile(rb"(?:c|row|dimension|mergeCell|hyperlink)[\s/>]")
+# a prefixed element that matters (<x:c, </x:row, <x:dimension …): candidates at the colon
+_PREFIXED_LOCAL = re.compile(rb":(?:c|row|dimension|mergeCell|hyperlink)[\s/>]")
+_ELEMENT_PREFIX = re.compile(rb"</?[\w.-]*")
+_RANGE_TAGS = (b"<dimension", b"<mergeCell", b"<hyperlink")
 
 
 def _scan_piece(piece: bytes, member: str, where: str, scan: _SheetScan, state: dict) -> None:
@@ -552,75 +552,107 @@ def _scan_piece(piece: bytes, member: str, where: str, scan: _SheetScan, state: 
     _exact_scan(piece, member, where, scan, state)
 
 
+def _prefixed_element(piece: bytes) -> bool:
+    """Whether a relevant element is written with a namespace prefix (<x:c …>, </x:row>)."""
+    for m in _PREFIXED_LOCAL.finditer(piece):
+        lt = piece.rfind(b"<", 0, m.start())
+        # the colon belongs to an element name when only name characters lie between '<' and it
+        if lt >= 0 and _ELEMENT_PREFIX.fullmatch(piece, lt, m.start()):
+            return True
+    return False
+
+
+def _pair_views(piece: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The piece as little-endian uint16 at even and at odd offsets: a 2-byte sequence is one compare."""
+    n = len(piece)
+    return (np.frombuffer(piece, dtype="<u2", count=n // 2),
+            np.frombuffer(piece, dtype="<u2", count=(n - 1) // 2, offset=1) if n > 1 else np.zeros(0, "<u2"))
+
+
+def _pair(text: bytes) -> int:
+    return int.from_bytes(text, "little")
+
+
 def _fast_scan(piece: bytes, member: str, where: str, scan: _SheetScan) -> bool:
     """Vectorised scan for the canonical form (`<c r="A1"` first attribute, no prefixes).
 
+    Whole-piece work is a few uint16 compares (C speed); the rest runs on the cell positions.
     Returns False when the piece is not canonical and needs `_exact_scan`.
     """
-    n = len(piece)
-    a = np.frombuffer(piece + b"\0" * _PAD, dtype=np.uint8)
-    # cells or ranges in prefixed elements (<x:c ...>): leave them to the exact scan
-    co = np.flatnonzero(a[:n] == 58)  # ':'
-    k = 1
-    while co.size:
-        ch = a[np.maximum(co - k, 0)]
-        starts = (co - k >= 0) & ((ch == 60) | ((ch == 47) & (a[np.maximum(co - k - 1, 0)] == 60)))
-        for pos in co[starts]:
-            if _RELEVANT_LOCAL.match(piece, int(pos) + 1):
-                return False
-        co = co[_NAME_CHARS[ch] & (co - k > 0)]
-        k += 1
-    is_lt = a[:n] == 60
-    nxt = a[1:n + 1]
-    # '<!' (comments, CDATA, DOCTYPE, ENTITY) and range elements (<dimension, <mergeCell, <hyperlink)
-    rare = np.flatnonzero(is_lt & ((nxt == 33) | (nxt == 100) | (nxt == 109) | (nxt == 104)))
-    for pos in rare.tolist():
-        if piece[pos + 1] == 33:
+    even, odd = _pair_views(piece)
+
+    def has(pair: bytes) -> bool:
+        v = _pair(pair)
+        return bool((even == v).any() or (odd == v).any())
+
+    if has(b"<!"):  # comments, CDATA, DOCTYPE, ENTITY
+        pos = piece.find(b"<!")
+        while pos >= 0:
             if _DTD.match(piece, pos):
                 raise UnsafeFileError(_DTD_MSG.format(where=where, member=member))
+            pos = piece.find(b"<!", pos + 2)
+    if b":" in piece and _prefixed_element(piece):
+        return False
+    for tag in _RANGE_TAGS:
+        if not has(tag[:2]):
             continue
-        m = _RANGE_ATTR.match(piece, pos)
-        if m:
-            for c, r in _A1.findall(m.group(2)):
-                scan.see(m.group(1).decode(), _col_number(c), int(r))
-    # cells: '<c' followed by space, tab, LF, CR, '>' or '/'
-    lt = np.flatnonzero(is_lt & (nxt == 99))
+        pos = piece.find(tag)
+        while pos >= 0:
+            m = _RANGE_ATTR.match(piece, pos)
+            if m:
+                for c, r in _A1.findall(m.group(2)):
+                    scan.see(m.group(1).decode(), _col_number(c), int(r))
+            pos = piece.find(tag, pos + 1)
+    lc = _pair(b"<c")
+    lt = np.concatenate([np.flatnonzero(even == lc) * 2, np.flatnonzero(odd == lc) * 2 + 1])
     if lt.size == 0:
         return True
-    n2 = a[lt + 2]
-    is_c = _AFTER_C[n2]
-    canon = is_c & (n2 == 32) & (a[lt + 3] == 114) & (a[lt + 4] == 61) & (a[lt + 5] == 34)
-    n_canon = int(np.count_nonzero(canon))
-    if n_canon != int(np.count_nonzero(is_c)):
-        return False
-    if n_canon == 0:
+    a = np.frombuffer(piece + b"\0" * _PAD, dtype=np.uint8)
+    lt = lt[_AFTER_C[a[lt + 2]]]  # '<c' then space, tab, LF, CR, '>' or '/': a cell (not <col, <cfRule …)
+    if lt.size == 0:
         return True
-    w = a[lt[canon][:, None] + 6 + np.arange(16)]
-    nl = np.argmin((w >= 65) & (w <= 90), axis=1)  # number of column letters
-    if int(nl.min()) == 0 or int(nl.max()) > 3:
+    tags = np.lib.stride_tricks.sliding_window_view(a, 22)[lt]  # each cell tag's first 22 bytes
+    # every cell must open as `<c r="`
+    if not (np.all(tags[:, 2] == 32) and np.all(tags[:, 3] == 114) and np.all(tags[:, 4] == 61)
+            and np.all(tags[:, 5] == 34)):
         return False
-    col = np.zeros(n_canon, dtype=np.int64)
-    for j in range(3):
-        col = np.where(j < nl, col * 26 + (w[:, j].astype(np.int64) - 64), col)
+    w = tags[:, 6:]  # the reference and what follows
+    # column letters A–Z (uint8 arithmetic wraps: one compare per byte); a 4th letter leaves argmin at 0
+    nl = np.argmin((w[:, :4] - 65) < 26, axis=1)
+    nl_min, nl_max = int(nl.min()), int(nl.max())
+    if nl_min == 0 or nl_max > 3:
+        return False
+    # more letters are a larger column (every letter counts at least 1)
+    letters = w[:, :nl_max] if nl_min == nl_max else w[nl == nl_max, :nl_max]
+    max_col = int((_lexmax(letters).astype(np.int64) - 64) @ (26 ** np.arange(nl_max - 1, -1, -1)))
     max_row = 0
     for k in range(1, 4):  # per letter count the row digits start at the same column
-        sel = nl == k
-        if not sel.any():
+        sub = w[:, k:k + 11] if nl_min == nl_max == k else w[nl == k, k:k + 11]
+        if len(sub) == 0:
             continue
-        sub = w[:, k:] if sel.all() else w[sel, k:]
-        nd = np.argmin((sub >= 48) & (sub <= 57), axis=1)  # digits up to the first non-digit
+        nd = np.argmin((sub - 48) < 10, axis=1)  # digits up to the first non-digit (11 digits: 0)
         if int(nd.min()) == 0 or int(nd.max()) > 9:
             return False
         if not np.all(sub[np.arange(len(sub)), nd] == 34):  # the reference must end with its quote
             return False
         nd_max = int(nd.max())  # the longest numbers are the largest (no leading zeros in Excel)
-        top = sub[nd == nd_max, :nd_max].astype(np.int64) - 48
-        max_row = max(max_row, int((top @ (10 ** np.arange(nd_max - 1, -1, -1, dtype=np.int64))).max()))
+        top = sub[:, :nd_max] if int(nd.min()) == nd_max else sub[nd == nd_max, :nd_max]
         # a leading zero would make a long number small: compare shorter ones too when present
-        if nd_max > 1 and bool(np.any(top[:, 0] == 0)):
+        if nd_max > 1 and bool(np.any(top[:, 0] == 48)):
             return False
-    scan.see("c", int(col.max()), max_row)
+        max_row = max(max_row, int(bytes(_lexmax(top))))
+    scan.see("c", max_col, max_row)
     return True
+
+
+def _lexmax(rows: np.ndarray) -> np.ndarray:
+    """The greatest row of a 2-D uint8 array in lexicographic order (for equal-length references)."""
+    for j in range(rows.shape[1]):
+        col = rows[:, j]
+        rows = rows[col == col.max()]
+        if len(rows) == 1:
+            break
+    return rows[0]
 
 
 def _exact_scan(piece: bytes, member: str, where: str, scan: _SheetScan, state: dict) -> None:
