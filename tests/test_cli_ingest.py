@@ -166,3 +166,22 @@ def test_whole_process_never_shows_a_traceback(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "Fehler" in proc.stderr
+
+
+def test_ingest_process_needs_neither_pandas_nor_openpyxl(tmp_path):
+    # start-up time: pandas alone takes ~0,4 s to import, openpyxl ~0,2 s (issue #2, process target)
+    from bench.xlsxgen import write_long_workbook
+
+    long_file = tmp_path / "lang.xlsx"
+    write_long_workbook(long_file, 2_000)
+    typed = write(tmp_path, "text.xlsx", make_xlsx({"D": [HEAD, ("A", "M", "fallzahl", "2024-01", 5),
+                                                          ("A", None, "Fälle (Anträge, Vorgänge)", "Feb 2024", "1.234,5")]}))
+    code = (
+        "import sys\n"
+        "from kpi.cli import main\n"
+        f"rc = main(['ingest', {str(long_file)!r}, {typed!r}, '--db', {str(tmp_path / 'k.duckdb')!r}])\n"
+        "heavy = [m for m in ('pandas', 'openpyxl', 'kpi.export', 'streamlit', 'polars') if m in sys.modules]\n"
+        "print('RESULT', rc, heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert "RESULT 0 []" in proc.stdout, proc.stdout + proc.stderr

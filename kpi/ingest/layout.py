@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kpi.ingest import arrays as A
 from kpi.ingest.parse import (
     ambiguous_mask,
     col_index,
@@ -301,7 +302,7 @@ def _col(grid: Grid, c: int | None, start: int, n: int) -> pa.Array:
 
 
 def _const(value: str | None, n: int) -> pa.Array:
-    return pa.repeat(pa.scalar(value, pa.string()), n) if value is not None else pa.nulls(n, pa.string())
+    return pa.repeat(A.string(value), n) if value is not None else pa.nulls(n, pa.string())
 
 
 def _values(grid: Grid, c: int, start: int, n: int):
@@ -316,7 +317,7 @@ def _values(grid: Grid, c: int, start: int, n: int):
         mask = m.slice(start, n) if m is not None else None
     values, missing, bad = number_status(text, decimal=grid.decimal_of(c), numeric_mask=mask)
     # the text is only needed for messages about cells that are no numbers
-    text = pc.if_else(bad, text, pa.scalar(None, pa.string()))
+    text = pc.if_else(bad, text, A.NULL_STRING)
     return text, values, missing, bad
 
 
@@ -324,9 +325,7 @@ def records(grid: Grid, lay: Layout) -> pa.Table:
     """Long records (one per value cell) of a recognised sheet, with Excel rows and column letters."""
     start = (lay.header + 1) if lay.header is not None else 0
     n = max(grid.n_rows - start, 0)
-    # from a buffer: pa.array() on Python or numpy input imports pandas (a 1 s start-up cost)
-    rows = pa.Array.from_buffers(
-        pa.int64(), n, [None, pa.py_buffer(np.arange(grid.row0 + start, grid.row0 + start + n, dtype=np.int64))])
+    rows = A.from_numpy(np.arange(grid.row0 + start, grid.row0 + start + n, dtype=np.int64))
     letter = {role: (col_letter(grid.col0 + c) if c is not None and c >= 0 else None)
               for role, c in lay.roles.items()}
 
@@ -338,7 +337,7 @@ def records(grid: Grid, lay: Layout) -> pa.Table:
     keep = None
     if lay.where:
         for c, val in lay.where.items():
-            m = pc.fill_null(pc.equal(_col(grid, c, start, n), pa.scalar(val.strip())), False)
+            m = pc.fill_null(pc.equal(_col(grid, c, start, n), A.string(val.strip())), A.FALSE)
             keep = m if keep is None else pc.and_(keep, m)
 
     common = {

@@ -18,6 +18,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kpi.ingest import arrays as A
+
 MONTH = "month"
 QUARTER = "quarter"
 YEAR = "year"
@@ -155,8 +157,8 @@ def parse_periods(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
         grans.append(r[1] if r else None)
     idx = pc.index_in(arr, value_set=uniq)
     return (
-        pc.take(pa.array(starts, pa.date32()), idx),
-        pc.take(pa.array(grans, pa.string()), idx),
+        pc.take(A.dates(starts), idx),
+        pc.take(A.strings(grans), idx),
     )
 
 
@@ -174,11 +176,11 @@ _AMBIGUOUS_RE = r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$"  # 1.234 is 1234 (German text) 
 
 def _clean(arr: pa.Array) -> pa.Array:
     s = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, _STRIP_RE, ""))
-    spaced = pc.fill_null(pc.match_substring_regex(s, _SPACED_RE), False)
+    spaced = pc.fill_null(pc.match_substring_regex(s, _SPACED_RE), A.FALSE)
     s = pc.if_else(spaced, pc.replace_substring(s, " ", ""), s)
     # trailing minus (8.000-) as budget plans print it → leading minus
-    trailing = pc.fill_null(pc.match_substring_regex(s, r"^[+]?[\d.,]+-$"), False)
-    moved = pc.binary_join_element_wise("-", pc.utf8_slice_codeunits(s, 0, -1), "")
+    trailing = pc.fill_null(pc.match_substring_regex(s, r"^[+]?[\d.,]+-$"), A.FALSE)
+    moved = pc.binary_join_element_wise(A.string("-"), pc.utf8_slice_codeunits(s, 0, -1), A.string(""))
     return pc.if_else(trailing, moved, s)
 
 
@@ -200,10 +202,10 @@ def number_status(arr: pa.Array, *, decimal: str = "excel", numeric_mask: pa.Arr
     if fast is not None:
         return fast
     raw = pc.utf8_lower(pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, "[\u00a0\u2009\u202f]", " ")))
-    missing = pc.or_(pc.is_null(raw), pc.fill_null(pc.is_in(raw, value_set=pa.array(MISSING_TOKENS)), True))
+    missing = pc.or_(pc.is_null(raw), pc.fill_null(pc.is_in(raw, value_set=A.strings(MISSING_TOKENS)), A.TRUE))
     s = _clean(raw)
-    is_de = pc.fill_null(pc.match_substring_regex(s, _DE_RE), False)
-    is_en = pc.fill_null(pc.match_substring_regex(s, _EN_RE), False)
+    is_de = pc.fill_null(pc.match_substring_regex(s, _DE_RE), A.FALSE)
+    is_en = pc.fill_null(pc.match_substring_regex(s, _EN_RE), A.FALSE)
     de_text = pc.replace_substring(pc.replace_substring(s, ".", ""), ",", ".")
     en_text = pc.replace_substring(s, ",", "")
     if decimal == "en":
@@ -211,19 +213,19 @@ def number_status(arr: pa.Array, *, decimal: str = "excel", numeric_mask: pa.Arr
         use_en = is_en
     elif decimal == "de":
         use_de = is_de
-        use_en = pa.array([False] * len(s), pa.bool_())
+        use_en = A.full(len(s), False)
     else:  # excel
         use_de = is_de
         use_en = pc.and_(is_en, pc.invert(is_de))
     if numeric_mask is not None:
-        nm = pc.fill_null(numeric_mask, False)
+        nm = pc.fill_null(numeric_mask, A.FALSE)
         use_de = pc.and_(use_de, pc.invert(nm))
         use_en = pc.or_(pc.and_(use_en, pc.invert(nm)), pc.and_(nm, is_en))
-    text = pc.if_else(use_de, de_text, pc.if_else(use_en, en_text, pa.scalar(None, pa.string())))
+    text = pc.if_else(use_de, de_text, pc.if_else(use_en, en_text, A.NULL_STRING))
     values = pc.cast(text, pa.float64())
     # 1e400 parses as inf: not a finite number
-    finite = pc.fill_null(pc.is_finite(values), False)
-    values = pc.if_else(finite, values, pa.scalar(None, pa.float64()))
+    finite = pc.fill_null(pc.is_finite(values), A.FALSE)
+    values = pc.if_else(finite, values, A.NULL_FLOAT)
     bad = pc.and_(pc.invert(missing), pc.invert(finite))
     return values, missing, bad
 
@@ -237,20 +239,20 @@ def fast_numbers(arr: pa.Array, decimal: str, numeric_mask):
     """Whole column of plain numbers (the usual Excel number column): one regex and a cast."""
     pattern = _FAST_INT_RE if decimal == "de" else _FAST_EXCEL_RE
     ok = pc.match_substring_regex(arr, pattern)
-    if not pc.all(pc.fill_null(ok, True)).as_py():
+    if not pc.all(pc.fill_null(ok, A.TRUE)).as_py():
         return None
     values = pc.cast(arr, pa.float64())
-    finite = pc.fill_null(pc.is_finite(values), False)
+    finite = pc.fill_null(pc.is_finite(values), A.FALSE)
     if not pc.all(pc.or_(finite, pc.is_null(arr))).as_py():
         return None
     missing = pc.is_null(arr)
-    return values, missing, pa.array([False] * len(arr), pa.bool_()) if len(arr) else pa.array([], pa.bool_())
+    return values, missing, A.full(len(arr), False)
 
 
 def ambiguous_mask(arr: pa.Array) -> pa.Array:
     """Cells like `1.234` that mean 1234 as German text but 1.234 as an Excel number rendered as text."""
     s = _clean(pc.utf8_trim_whitespace(arr.cast(pa.string())))
-    return pc.fill_null(pc.match_substring_regex(s, _AMBIGUOUS_RE), False)
+    return pc.fill_null(pc.match_substring_regex(s, _AMBIGUOUS_RE), A.FALSE)
 
 
 def parse_number(value, *, decimal: str = "excel"):
@@ -266,7 +268,7 @@ def parse_number(value, *, decimal: str = "excel"):
         if f in (float("inf"), float("-inf")):
             raise ValueError(value)
         return f
-    values, missing, bad = number_status(pa.array([str(value)]), decimal=decimal)
+    values, missing, bad = number_status(A.strings([str(value)]), decimal=decimal)
     if missing[0].as_py():
         return None
     if bad[0].as_py():

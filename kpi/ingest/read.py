@@ -24,6 +24,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kpi.ingest import arrays as A
+
 
 class ReadError(ValueError):
     """The file cannot be read (German message)."""
@@ -159,7 +161,7 @@ def _open_xlsx(data: bytes, file_name: str) -> Book:
                 b = reader.load_sheet(name, header_row=None, use_columns=[c], dtypes={c: "boolean"}).to_arrow()
                 s = columns[c]
                 # booleans render as 'true'/'false': those are not numbers
-                is_bool = pc.fill_null(pc.is_in(s, value_set=pa.array(["true", "false"])), False)
+                is_bool = pc.fill_null(pc.is_in(s, value_set=A.strings(["true", "false"])), A.FALSE)
                 return pc.and_(pc.is_valid(b.column(0)), pc.invert(is_bool))
             except Exception:
                 return None
