@@ -34,6 +34,7 @@ How the numbers are made (DOMAIN.md §4):
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -156,7 +157,6 @@ class MassnahmeResult:
     baseline: dict[str, BaselineInfo] = field(default_factory=dict)
     parameter_versions: dict[str, list[int]] = field(default_factory=dict)  # key -> parameter_ids used
     not_computable: list[str] = field(default_factory=list)  # German reasons
-    plan_vs_actual: list[dict] = field(default_factory=list)  # yearly rows + a 'gesamt' row
     # components and details
     paper_saving_eur: float | None = None
     time_saving_eur: float | None = None
@@ -176,6 +176,9 @@ class MassnahmeResult:
     # explanations are built on first access (cheap results for thousands of Maßnahmen)
     _explanations: dict | None = field(default=None, repr=False)
     _explain_ctx: tuple | None = field(default=None, repr=False)
+    # plan vs. actual likewise (only the drill-down and detailed exports read it)
+    _plan: list[dict] | None = field(default=None, repr=False)
+    _plan_vs_actual: list[dict] | None = field(default=None, repr=False)
 
     @property
     def explanations(self) -> dict[str, Explanation]:
@@ -183,6 +186,13 @@ class MassnahmeResult:
         if self._explanations is None:
             self._explanations = _explain(self, *self._explain_ctx) if self._explain_ctx else {}
         return self._explanations
+
+    @property
+    def plan_vs_actual(self) -> list[dict]:
+        """Return the yearly plan vs. actual rows plus a 'gesamt' row (empty without a plan)."""
+        if self._plan_vs_actual is None:
+            self._plan_vs_actual = _plan_vs_actual(self, self._plan)
+        return self._plan_vs_actual
 
     @property
     def payback_text_de(self) -> str:
@@ -735,8 +745,9 @@ def compute_all(db: Database, kommune: str | None = None, discount_rate: float |
     fte_version = current.get("fte_hours_per_year")
     sel, mon, base = _monthly_frame(db, kommune, massnahme)
     sources = db.df(_SOURCES_SQL, _bind(kommune, massnahme, ENGINE_KPIS))
-    src = {(int(r.massnahme_id), r.kpi): list(r.uploads) for r in sources.itertuples()}
-    base_by = {(int(r.massnahme_id), r.kpi): r for r in base.itertuples()}
+    src = {(int(m), k): list(u) for m, k, u in zip(*(sources[c].tolist() for c in ("massnahme_id", "kpi", "uploads")),
+                                                 strict=True)}
+    base_by = {(int(r.massnahme_id), r.kpi): r for r in _rows(base)}
     plans = db.df(
         "WITH sel AS (" + _SEL_SQL + ") SELECT p.* FROM plan p JOIN sel USING (massnahme_id) ORDER BY year",
         {"kommune": kommune, "massnahme": massnahme},
@@ -778,6 +789,12 @@ def compute_all(db: Database, kommune: str | None = None, discount_rate: float |
     for res, value in zip(results, irr_many(flows), strict=True):
         res.irr = value
     return results
+
+
+def _rows(df: pd.DataFrame) -> list:
+    """df.itertuples(index=False) without pandas' per-cell boxing (Arrow strings iterate slowly)."""
+    row = namedtuple("Row", df.columns)  # type: ignore[misc]
+    return [row._make(values) for values in zip(*(df[c].tolist() for c in df.columns), strict=True)]
 
 
 def _ids_per_segment(mids: np.ndarray, pid: np.ndarray, used: np.ndarray) -> dict[int, list[int]]:
@@ -1013,7 +1030,7 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
             "budget_computable": np.array([benefits_budget is not None]),
         },
     )
-    res.plan_vs_actual = _plan_vs_actual(res, plan)
+    res._plan = plan
     res._explain_ctx = (rate_version, fte_version, versions, src)
     return res, irr_flows
 
