@@ -41,3 +41,25 @@ def test_a_text_pasted_as_name_is_an_error_in_its_cell():
 def test_plain_workbook_has_no_cell_findings():
     result = analyse(corpus.valid_xlsx(), "gut.xlsx")
     assert not result.issues
+
+
+def test_guard_tells_which_sheets_need_no_second_look():
+    from kpi.ingest.cells import workbook_cell_findings
+    from kpi.ingest.guard import inspect_upload
+
+    sheet = "xl/worksheets/sheet1.xml"
+    assert sheet in inspect_upload(corpus.valid_xlsx(), "gut.xlsx").plain_parts
+    for data in (corpus.formulas_uncached(), corpus.error_cells()):
+        plain = inspect_upload(data, "f.xlsx").plain_parts
+        assert sheet not in plain
+        assert workbook_cell_findings(data, plain) == workbook_cell_findings(data)
+
+
+def test_a_tag_split_between_scan_pieces_is_never_called_plain(monkeypatch):
+    from kpi.ingest import guard
+
+    # a long run without '<' forces the guard to cut inside a tag: it must not vouch for that part
+    monkeypatch.setattr(guard, "_CHUNK", 64)
+    rows = corpus.valid_rows() + [["Musterstadt", "M" * 300, "fallzahl", "2024-01", 1]]
+    data = corpus.xlsx({"Daten": corpus.sheet_xml(rows)})
+    assert "xl/worksheets/sheet1.xml" not in guard.inspect_upload(data, "x.xlsx").plain_parts

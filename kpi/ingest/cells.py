@@ -47,14 +47,20 @@ def _sheet_members(z: zipfile.ZipFile) -> list[tuple[str, str]]:
     return out
 
 
-def workbook_cell_findings(data: bytes) -> list[tuple[str, str, str | None]]:
-    """Return (German message, sheet, cell) for uncached formulas and error cells of an .xlsx/.xlsm."""
+def workbook_cell_findings(data: bytes, plain_parts: frozenset[str] = frozenset(),
+                           ) -> list[tuple[str, str, str | None]]:
+    """Return (German message, sheet, cell) for uncached formulas and error cells of an .xlsx/.xlsm.
+
+    `plain_parts`: members the guard scanned whole without a formula or an error cell (not read again).
+    """
     if not data.startswith(b"PK"):
         return []
     findings: list[tuple[str, str, str | None]] = []
     try:
         with zipfile.ZipFile(BytesIO(data)) as z:
             for sheet, member in _sheet_members(z):
+                if member in plain_parts:
+                    continue
                 try:
                     xml = z.read(member)
                 except KeyError:

@@ -136,8 +136,26 @@ _KIND_DE = {
 }
 
 
+@dataclass(frozen=True)
+class Inspection:
+    """What the byte check found besides refusals.
+
+    warnings:    German warnings (e.g. macros that are not run)
+    plain_parts: zip members scanned whole that hold no formula (`<f`) and no error cell
+                 (`t="e"`): kpi.ingest.cells need not read them again
+    """
+
+    warnings: list[str]
+    plain_parts: frozenset[str] = frozenset()
+
+
 def check_upload(data: bytes, file_name: str, limits: Limits | None = None) -> list[str]:
     """Check an upload's bytes; raise UnsafeFileError (German) or return German warnings."""
+    return inspect_upload(data, file_name, limits).warnings
+
+
+def inspect_upload(data: bytes, file_name: str, limits: Limits | None = None) -> Inspection:
+    """`check_upload`, returning what the scan found (see `Inspection`)."""
     limits = limits or Limits.from_env()
     name = PurePath(file_name).name or file_name
     ext = PurePath(name).suffix.lower()
@@ -170,7 +188,7 @@ def check_upload(data: bytes, file_name: str, limits: Limits | None = None) -> l
                 f"{where} ist keine Excel-Arbeitsmappe, sondern {_KIND_DE[kind]}. "
                 f"Bitte die Datei in Excel öffnen und als .xlsx speichern."
             )
-        return _check_zip(data, where, ext, limits)
+        return _check_zip(data, where, limits)
     if ext == ".xls":
         if kind == "zip":
             raise UnsafeFileError(
@@ -185,7 +203,7 @@ def check_upload(data: bytes, file_name: str, limits: Limits | None = None) -> l
             raise UnsafeFileError(
                 f"{where} ist eine Office-Datei, aber keine Excel-Arbeitsmappe (z. B. ein Word-Dokument)."
             )
-        return []
+        return Inspection([])
     # csv / txt
     if kind in {"zip", "ole2", "pdf"}:
         raise UnsafeFileError(
@@ -196,7 +214,8 @@ def check_upload(data: bytes, file_name: str, limits: Limits | None = None) -> l
         raise UnsafeFileError(
             f"{where} ist UTF-16-kodiert („Unicode-Text“). Bitte in Excel als „CSV UTF-8“ speichern."
         )
-    return _check_text(data, where, limits)
+    _check_text(data, where, limits)
+    return Inspection([])
 
 
 def _encrypted_msg(where: str) -> str:
@@ -209,7 +228,7 @@ def _encrypted_msg(where: str) -> str:
 
 # --------------------------------------------------------------------------- text (CSV)
 
-def _check_text(data: bytes, where: str, limits: Limits) -> list[str]:
+def _check_text(data: bytes, where: str, limits: Limits) -> None:
     if b"\0" in data:
         pos = data.index(b"\0")
         line = data.count(b"\n", 0, pos) + 1
@@ -365,6 +384,7 @@ class _SheetScan:
     max_row: int = 0
     max_col: int = 0
     far: tuple[str, int, int] | None = None  # what set the extent: (kind, col, row)
+    plain: bool = False  # scanned whole as XML: no formula, no error cell (see Inspection)
 
     def see(self, kind: str, col: int, row: int) -> None:
         if col > self.max_col or row > self.max_row:
@@ -382,7 +402,7 @@ def _cell_name(col: int, row: int) -> str:
     return f"{s}{row}"
 
 
-def _check_zip(data: bytes, where: str, ext: str, limits: Limits) -> list[str]:
+def _check_zip(data: bytes, where: str, limits: Limits) -> Inspection:
     broken = f"{where} ist beschädigt oder unvollständig (z. B. beim Herunterladen abgeschnitten)."
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -437,6 +457,7 @@ def _check_zip(data: bytes, where: str, ext: str, limits: Limits) -> list[str]:
         )
 
     warnings: list[str] = []
+    plain: set[str] = set()
     budget = [limits.max_uncompressed_bytes]
     n_sheets = 0
     for info in infos:
@@ -452,6 +473,8 @@ def _check_zip(data: bytes, where: str, ext: str, limits: Limits) -> list[str]:
         except Exception as exc:  # any failure to decompress a member: the file is broken
             raise UnsafeFileError(broken) from exc
         _check_extent(scan, where, info.filename, limits)
+        if scan.plain:
+            plain.add(info.filename)
     if n_sheets > limits.max_sheets:
         raise UnsafeFileError(
             f"{where} hat {n_sheets} Tabellenblätter; erlaubt sind höchstens {limits.max_sheets} "
@@ -462,7 +485,7 @@ def _check_zip(data: bytes, where: str, ext: str, limits: Limits) -> list[str]:
             f"{where} enthält Makros (VBA). Sie werden nicht ausgeführt und nicht übernommen; "
             "gelesen werden nur die gespeicherten Zellwerte."
         )
-    return warnings
+    return Inspection(warnings, frozenset(plain))
 
 
 def _check_extent(scan: _SheetScan, where: str, member: str, limits: Limits) -> None:
@@ -490,6 +513,7 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, scan: _
     carry = b""
     first = True
     is_xml = False
+    plain = True  # no formula and no error cell seen so far (and no tag split between pieces)
     state = {"row": 0, "col": 0, "exact": False}
     with zf.open(info) as fh:
         while True:
@@ -518,15 +542,31 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, scan: _
             cut = buf.rfind(b"<")
             if cut <= 0:
                 piece, carry = buf, b""
+                plain = False
             else:
                 piece, carry = buf[:cut], buf[cut:]
                 if len(carry) > _CHUNK:  # a tag can't be this long; scan it as is
                     piece, carry = buf, b""
+                    plain = False
             _scan_piece(piece, info.filename, where, scan, state)
+            plain = plain and _plain(piece)
     if seen != declared:
         raise UnsafeFileError(f"{where} ist beschädigt (Teil „{info.filename}“ unvollständig).")
     if carry:
         _scan_piece(carry, info.filename, where, scan, state)
+        plain = plain and _plain(carry)
+    scan.plain = is_xml and plain
+
+
+def _plain(piece: bytes) -> bool:
+    """Whether a piece holds no formula (`<f`) and no error cell (`t="e"`); uint16 compares first."""
+    even, odd = _pair_views(piece)
+    for pair in (b"<f", b'"e'):
+        v = _pair(pair)
+        if (even == v).any() or (odd == v).any():
+            if pair == b"<f" or b't="e"' in piece:
+                return False
+    return True
 
 
 _DTD_MSG = ("{where}: Teil „{member}“ enthält eine DOCTYPE-/ENTITY-Deklaration (mögliche XML-Bombe "

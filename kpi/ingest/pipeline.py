@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from kpi import store
 from kpi.fmt import number_de
 from kpi.ingest import layout as lay
+from kpi.ingest.guard import UnsafeFileError
 from kpi.ingest.read import ReadError, open_book
 from kpi.ingest.validate import IssueSink, KpiCatalog, validate
 
@@ -107,22 +108,11 @@ class IngestResult:
         return "\n".join(lines)
 
 
-def _check(data: bytes, file_name: str, limits) -> list[str]:
-    """Byte-level safety check before any parser (kpi.ingest.guard); returns German warnings."""
-    try:
-        from kpi.ingest import guard
-    except ImportError:  # guard not yet available in this tree
-        return []
-    return list(guard.check_upload(data, file_name, limits) or [])
+def _check(data: bytes, file_name: str, limits):
+    """Byte-level safety check before any parser (kpi.ingest.guard); returns its Inspection."""
+    from kpi.ingest import guard
 
-
-def _unsafe_error_types() -> tuple[type[BaseException], ...]:
-    try:
-        from kpi.ingest.guard import UnsafeFileError
-
-        return (UnsafeFileError,)
-    except ImportError:
-        return ()
+    return guard.inspect_upload(data, file_name, limits)
 
 
 def analyse(data: bytes, file_name: str, profile=None, limits=None, *, db=None) -> IngestResult:
@@ -131,10 +121,11 @@ def analyse(data: bytes, file_name: str, profile=None, limits=None, *, db=None) 
                           payload=store.Payload())
     sink = IssueSink(Issue)
     try:
-        for w in _check(data, file_name, limits):
+        inspection = _check(data, file_name, limits)
+        for w in inspection.warnings:
             sink.add("warning", w)
         book = open_book(data, file_name)
-    except (ReadError, *_unsafe_error_types()) as exc:
+    except (ReadError, UnsafeFileError) as exc:
         sink.add("error", str(exc))
         result.issues = sink.issues
         result.fatal = True
@@ -142,7 +133,7 @@ def analyse(data: bytes, file_name: str, profile=None, limits=None, *, db=None) 
     result.sheets = list(book.sheet_names)
     from kpi.ingest.cells import workbook_cell_findings
 
-    for message, sheet, cell in workbook_cell_findings(data):
+    for message, sheet, cell in workbook_cell_findings(data, inspection.plain_parts):
         sink.add("warning", message, sheet, cell)
     kpis = KpiCatalog.from_db(db) if db is not None else KpiCatalog.builtin()
     try:
