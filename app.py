@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from views._auth import current_user, render_account_box
-from views._ops import ensure_daily_backup, ensure_inbox_watcher
+from views._ops import ensure_daily_backup, ensure_inbox_watcher, ensure_warmup
 from views._shared import stand_text
 
 ROOT = Path(__file__).parent
@@ -50,4 +50,5 @@ st.sidebar.markdown(f"**{stand_text()}**")  # the data date, always visible
 render_account_box(user)
 ensure_daily_backup()  # once per process, when backup_time is configured (views/_ops.py)
 ensure_inbox_watcher()  # once per process, when the import folder exists (views/_ops.py)
+ensure_warmup()  # once per process: dashboards' shared results computed in the background (views/_ops.py)
 nav.run()

@@ -8,6 +8,7 @@ accessibility, online share) are aggregated in one set-based DuckDB query per se
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -269,33 +270,103 @@ def _signed_pct(fraction: float) -> str:
 
 _MEMO: dict[tuple, object] = {}
 _MEMO_MAX = 64
+_MEMO_LOCK = threading.Lock()
+_FLIGHTS: dict[tuple, _Flight] = {}  # key -> the computation under way (single flight)
+_MISSING = object()
+
+
+class _Flight:
+    """One computation under way; callers asking for the same key wait for it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: object = _MISSING
+        self.error: BaseException | None = None
+
+    def result(self):
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _key(db: Database, name: str, arg) -> tuple:
+    return (id(db), db.path, db.data_version(), name, arg)
 
 
 def _memo(db: Database, name: str, arg, compute):
-    """Process-wide memo keyed by database, data version, name and argument.
+    """Process-wide memo keyed by database, data version, name and argument; thread-safe, single flight.
 
     The Überblick recomputes tiles for every period choice; these period-independent parts must
-    not be paid for again (and st.cache_data would unpickle large results on every hit).
+    not be paid for again (and st.cache_data would unpickle large results on every hit). A caller
+    asking while another thread (a page, or the warm-up) computes the same key waits for that
+    result instead of computing it a second time. A result whose data changed while it was being
+    computed is handed to the callers that asked for it but not kept.
     """
-    key = (id(db), db.path, db.data_version(), name, arg)
-    if key in _MEMO:
-        return _MEMO[key]
-    value = compute()
-    if len(_MEMO) >= _MEMO_MAX:
-        _MEMO.pop(next(iter(_MEMO)))
-    _MEMO[key] = value
-    return value
+    key = _key(db, name, arg)
+    with _MEMO_LOCK:
+        if key in _MEMO:
+            return _MEMO[key]
+        flight = _FLIGHTS.get(key)
+        owner = flight is None
+        if owner:
+            flight = _FLIGHTS[key] = _Flight()
+    if not owner:
+        return flight.result()
+    try:
+        value = compute()
+    except BaseException as exc:
+        flight.error = exc
+        raise
+    else:
+        flight.value = value
+        with _MEMO_LOCK:
+            if db.data_version() == key[2]:
+                if len(_MEMO) >= _MEMO_MAX:
+                    _MEMO.pop(next(iter(_MEMO)))
+                _MEMO[key] = value
+        return value
+    finally:
+        with _MEMO_LOCK:
+            _FLIGHTS.pop(key, None)
+        flight.done.set()
+
+
+def _memoised(db: Database, name: str, arg):
+    """The memoised value (waiting for it while it is being computed), or _MISSING."""
+    key = _key(db, name, arg)
+    with _MEMO_LOCK:
+        if key in _MEMO:
+            return _MEMO[key]
+        flight = _FLIGHTS.get(key)
+    if flight is None:
+        return _MISSING
+    try:
+        return flight.result()
+    except Exception:  # the other caller's failure is reported to it; compute afresh
+        return _MISSING
 
 
 def engine_results(db: Database, kommune: str | None = None) -> list:
     """engine.compute_all(db, kommune), memoised; a Kommune's results are taken from the
-    all-Kommunen results when those exist already (switching Kommune is then free)."""
+    all-Kommunen results when those exist already or are being computed (the warm-up computes
+    them), so switching Kommune is then free."""
     from kpi.metrics import engine
 
-    all_key = (id(db), db.path, db.data_version(), "results", None)
-    if kommune is not None and all_key in _MEMO:
-        return _memo(db, "results", kommune, lambda: [r for r in _MEMO[all_key] if r.kommune == kommune])
+    if kommune is not None:
+        everything = _memoised(db, "results", None)
+        if everything is not _MISSING:
+            return _memo(db, "results", kommune, lambda: [r for r in everything if r.kommune == kommune])
     return _memo(db, "results", kommune, lambda: engine.compute_all(db, kommune=kommune))
+
+
+def warm_up(db: Database) -> None:
+    """Compute what the dashboards' first render needs (all Kommunen, all months) into the memo.
+
+    Run in a background thread at start and after each data change (views/_ops.py), so the first
+    visitor does not pay for the cost-benefit engine.
+    """
+    cockpit_parts(db, None)
 
 
 def find_result(db: Database, kommune: str, massnahme: str):
@@ -527,6 +598,17 @@ def scope_de(kommune: str | None) -> str:
     return kommune if kommune else "alle Kommunen"
 
 
+def cockpit_parts(db: Database, kommune: str | None) -> tuple[list, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The period-independent parts of the Überblick (memoised): engine results, combined monthly
+    cash flow, KPI tile sums per month, BITV history."""
+    kommunen = (kommune,) if kommune else None
+    results = engine_results(db, kommune)
+    combined = _memo(db, "combined", kommune, lambda: combined_monthly(results))
+    monthly = _memo(db, "kpi_monthly", kommune, lambda: kpi_monthly(db, kommunen))
+    history = _memo(db, "bitv", kommune, lambda: bitv_history(db, kommunen))
+    return results, combined, monthly, history
+
+
 def cockpit(db: Database, kommune: str | None = None, period_from: date | None = None,
             period_to: date | None = None) -> Cockpit:
     """Compute the Überblick for one Kommune (None: all) with figures as of period_to (default: newest data).
@@ -534,19 +616,15 @@ def cockpit(db: Database, kommune: str | None = None, period_from: date | None =
     Cumulative figures always start at the first month with data (investments count even if the
     period starts later); period_from only sets where the chart and the paper sum begin.
     """
-    kommunen = (kommune,) if kommune else None
-    last = last_data_month(db, kommunen)
+    last = last_data_month(db, (kommune,) if kommune else None)
     as_of = min(period_to, last) if (period_to and last) else last
-    results = engine_results(db, kommune)
+    results, combined, monthly, history = cockpit_parts(db, kommune)
     rate = results[0].discount_rate if results else _discount_rate(db)
-    combined = _memo(db, "combined", kommune, lambda: combined_monthly(results))
     if as_of is None:
         empty = cost_benefit(combined_monthly([]), None, rate)
         table = massnahmen_table([], None)
         return Cockpit(scope_de(kommune), None, rate, [], empty, empty.months, table, display_table(table))
     cb = cost_benefit(combined, as_of, rate)
-    monthly = _memo(db, "kpi_monthly", kommune, lambda: kpi_monthly(db, kommunen))
-    history = _memo(db, "bitv", kommune, lambda: bitv_history(db, kommunen))
     tiles = [
         net_benefit_tile(cb, as_of),
         payback_tile(cb, as_of),

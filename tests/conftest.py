@@ -16,6 +16,12 @@ if str(ROOT) not in sys.path:
 from kpi.db import open_database  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def no_warmup(monkeypatch):
+    """No background warm-up thread in app tests (deterministic); tests of it switch it on."""
+    monkeypatch.setenv("KPI_WARMUP", "0")
+
+
 @pytest.fixture
 def fresh_db():
     """An empty, seeded in-memory database."""

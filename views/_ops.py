@@ -1,6 +1,8 @@
-"""Daily backup inside the app process: while the app runs, only it can open the database file,
-so a cron job with `kpi backup` would wait and give up. Enabled by `backup_time = "HH:MM"` in
-`[kpi]` of secrets.toml (or $KPI_BACKUP_TIME); keeps the newest `backup_keep` (default 14)."""
+"""Background work of the app process: the daily backup, the import folder, the dashboards' warm-up.
+
+Daily backup: while the app runs, only it can open the database file, so a cron job with
+`kpi backup` would wait and give up. Enabled by `backup_time = "HH:MM"` in `[kpi]` of
+secrets.toml (or $KPI_BACKUP_TIME); keeps the newest `backup_keep` (default 14)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ import logging
 import os
 import threading
 import time
+import weakref
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import streamlit as st
 
 from kpi import backup
@@ -102,3 +106,86 @@ def ensure_inbox_watcher() -> Path | None:
         return None
     _start_inbox(str(folder), every)
     return folder
+
+
+# --- warm-up: the dashboards' shared results are computed before anyone asks ----------------
+
+WARMUP_POLL_SECONDS = 0.5
+
+
+class WarmUp:
+    """A daemon thread that keeps the dashboards' shared results (kpi.overview.warm_up) computed.
+
+    It warms at start and again once the data version has stayed the same for one poll after a
+    change (upload, rollback, edit, import folder: every write bumps it), so a burst of edits is
+    computed once. A page asking while it computes waits for that result (single flight in
+    kpi.overview). It holds the database only weakly and stops with stop() or when the database
+    is gone or closed.
+    """
+
+    def __init__(self, db, poll_seconds: float = WARMUP_POLL_SECONDS):
+        self._db = weakref.ref(db)
+        self.poll_seconds = poll_seconds
+        self.stopped = threading.Event()
+        self.warmed_version: int | None = None  # the data version of the last finished warm-up
+        self._idle = threading.Event()  # set while nothing is left to warm
+        self.thread = threading.Thread(target=self._loop, name="kpi-warm-up", daemon=True)
+
+    def start(self) -> WarmUp:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until the current data version is warmed (for tests and benchmarks)."""
+        return self._idle.wait(timeout)
+
+    def _loop(self) -> None:
+        from kpi import overview
+
+        seen = None  # the version seen at the previous poll (a change must settle for one poll)
+        while not self.stopped.is_set():
+            db = self._db()
+            if db is None:
+                return
+            version = None
+            try:
+                db.cursor().close()  # raises once the database is closed (data_version() is memoised)
+                version = db.data_version()
+                if version == self.warmed_version:
+                    self._idle.set()
+                elif self.warmed_version is None or version == seen:
+                    self._idle.clear()
+                    overview.warm_up(db)
+                    self.warmed_version = version
+                    continue  # look again at once: the data may have changed meanwhile
+                else:
+                    self._idle.clear()
+                seen = version
+            except duckdb.ConnectionException:  # the database was closed
+                return
+            except Exception:  # e.g. no discount rate yet: the pages show the reason; retry on a change
+                log.exception("Vorberechnung der Dashboards fehlgeschlagen")
+                self.warmed_version = seen = version
+            finally:
+                del db
+            self.stopped.wait(self.poll_seconds)
+
+
+def warmup_enabled() -> bool:
+    """$KPI_WARMUP=0 switches the warm-up off (tests that need a quiet process)."""
+    return os.environ.get("KPI_WARMUP", "1").strip().lower() not in ("0", "false", "nein", "no", "off")
+
+
+@st.cache_resource(show_spinner=False, on_release=lambda w: w.stop())
+def _start_warmup(db_id: int) -> WarmUp:
+    return WarmUp(get_db()).start()
+
+
+def ensure_warmup() -> WarmUp | None:
+    """Start the warm-up thread once per database (unless $KPI_WARMUP=0)."""
+    if not warmup_enabled():
+        return None
+    return _start_warmup(id(get_db()))
