@@ -364,3 +364,13 @@ def test_static_payback_counts_project_costs_before_golive_as_investment(fresh_d
     # annual net saving (12 × 1100 − 12 × 100) / 12 months × 12 = 12000 → 5000 / 12000 = 0.4167 years
     assert r.investment_eur == 5000
     assert r.static_payback_years == pytest.approx(5000 / 12000)
+
+
+def test_a_pickled_result_keeps_its_explanations_but_not_the_shared_context(demo_db):
+    import pickle
+
+    results = engine.compute_all(demo_db)
+    r = next(x for x in results if x.massnahme == "Online-Antrag Wohngeld")
+    copy = pickle.loads(pickle.dumps(r))
+    assert copy._explain_ctx is None and copy._plan is None  # st.cache_data stores no other Maßnahme's sources
+    assert copy.to_json(detail=True) == r.to_json(detail=True)

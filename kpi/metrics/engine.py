@@ -187,6 +187,14 @@ class MassnahmeResult:
             self._explanations = _explain(self, *self._explain_ctx) if self._explain_ctx else {}
         return self._explanations
 
+    def __getstate__(self) -> dict:
+        """Pickle (st.cache_data) with explanations and plan rows built, without the context they are
+        built from: it holds the upload ids and parameter versions of every Maßnahme computed together."""
+        state = self.__dict__.copy()
+        state.update(_explanations=self.explanations, _explain_ctx=None,
+                     _plan_vs_actual=self.plan_vs_actual, _plan=None)
+        return state
+
     @property
     def plan_vs_actual(self) -> list[dict]:
         """Return the yearly plan vs. actual rows plus a 'gesamt' row (empty without a plan)."""
