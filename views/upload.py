@@ -471,15 +471,15 @@ with tab_edit:
         massnahmen = [m for k, m in choices["massnahmen"] if k == kommune]
         massnahme = c2.selectbox("Maßnahme", [*massnahmen, KOMMUNE_WIDE], key="ed_massnahme")
         massnahme = None if massnahme == KOMMUNE_WIDE else massnahme
-        counts = editing.value_counts(db, kommune, massnahme)
+        counts = cached(editing.value_counts, kommune, massnahme)  # reads cached per data version
         # KPIs with values for this Maßnahme first: those are what one usually corrects
         kpi_keys = sorted((k for k, _, _ in choices["kpis"]), key=lambda k: counts.get(k, 0) == 0)
         labels = {k: f"{label} ({unit})" + (f" – {counts[k]} Werte" if counts.get(k) else "")
                   for k, label, unit in choices["kpis"]}
         kpi_key = c3.selectbox("Kennzahl", kpi_keys, format_func=labels.get, key="ed_kpi")
         series = editing.Series(kommune, massnahme, kpi_key)
-        info = editing.kpi_info(db, kpi_key)
-        original = editing.load_series(db, series)
+        info = cached(editing.kpi_info, kpi_key)
+        original = cached(editing.load_series, series)
         range_text = info.range_de()
         st.caption(
             (f"{len(original)} gespeicherte Werte. " if len(original) else "Noch keine Werte. ")
@@ -518,7 +518,7 @@ with tab_edit:
             with st.expander("Verlauf eines Wertes anzeigen"):
                 period_text = st.selectbox("Zeitraum", original["Zeitraum"].tolist(), key="ed_hist_period")
                 period = parse_period(period_text)
-                hist = store.value_history(db, series.kommune, series.massnahme, series.kpi, period[0])
+                hist = cached(store.value_history, series.kommune, series.massnahme, series.kpi, period[0])
                 st.dataframe(editing.value_history_de(hist), hide_index=True, width="stretch")
 
 
