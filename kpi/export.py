@@ -765,3 +765,14 @@ def metrics_display_de(rows: list[dict]):
         return str(v)
 
     return pd.DataFrame({label: [cell(r.get(key), kind) for r in rows] for key, label, kind in METRICS_COLUMNS_DE})
+
+
+def preview_de(db: Database, filters: Filters, limit: int):
+    """The first `limit` rows of the long table as the page shows them (display_frame_de): cached whole,
+    so a rerun does not format them again."""
+    return display_frame_de(data_frame(db, filters, limit=limit))
+
+
+def metrics_de(db: Database, filters: Filters):
+    """The metrics per Maßnahme as the page shows them (metrics_display_de; no rows without Maßnahmen)."""
+    return metrics_display_de(metrics_rows(db, filters))

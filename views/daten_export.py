@@ -51,11 +51,11 @@ tab_data, tab_metrics, tab_report = st.tabs(["Messwerte", "Kennzahlen je Maßnah
 
 with tab_data:
     st.subheader("Messwerte (lange Tabelle)")
-    preview = cached(export.data_frame, filters, limit=PREVIEW_ROWS)
+    preview = cached(export.preview_de, filters, limit=PREVIEW_ROWS)
     if n_rows > PREVIEW_ROWS:
         st.caption(f"Angezeigt: die ersten {fmt.number_de(PREVIEW_ROWS)} von {fmt.number_de(n_rows)} Zeilen; "
                    "die Downloads enthalten alle Zeilen.")
-    st.dataframe(export.display_frame_de(preview), hide_index=True, width="stretch", key="export_preview",
+    st.dataframe(preview, hide_index=True, width="stretch", key="export_preview",
                  column_config={"Wert": st.column_config.TextColumn(alignment="right"),
                                 "Werte": st.column_config.NumberColumn(
                                     help="Anzahl zusammengefasster Einzelwerte (bei Quartal oder Jahr)")})
@@ -85,13 +85,13 @@ with tab_data:
 
 with tab_metrics:
     st.subheader("Kosten-Nutzen-Kennzahlen je Maßnahme")
-    rows = cached(export.metrics_rows, filters)
-    if not rows:
+    metrics = cached(export.metrics_de, filters)
+    if metrics.empty:
         st.info("Für diese Auswahl sind keine Maßnahmen erfasst.")
     else:
         st.caption("Dieselben Zahlen wie `kpi metrics --json`; sie umfassen die gesamte Laufzeit der "
                    "Maßnahmen (Zeitraum- und Kennzahl-Filter gelten nur für die Messwerte).")
-        st.dataframe(export.metrics_display_de(rows), hide_index=True, width="stretch", key="export_metrics",
+        st.dataframe(metrics, hide_index=True, width="stretch", key="export_metrics",
                      column_config={c: st.column_config.TextColumn(alignment="right")
                                     for c in ("Kosten", "Nutzen", "Nettonutzen", "Kapitalwert", "Rendite (ROI)",
                                               "Eingesparte Stunden")})
