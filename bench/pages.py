@@ -176,7 +176,10 @@ def _report(prof: cProfile.Profile | None, what: str) -> None:
     if prof is None:
         return
     out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(35)
+    try:
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(35)
+    except TypeError:  # nothing ran (a page without a filter)
+        return
     print(f"===== Profil: {what} =====")
     print(out.getvalue())
     prof.clear()
