@@ -141,6 +141,8 @@ def measure(page: str, profile: bool = False) -> dict:
         clear_computed()
         if mode == "warm":
             warm_up()
+        if prof is not None:
+            prof.clear()  # the session's set-up run on the default page is not part of the figures
         out[f"{mode}_first"] = timed(at.run)
         _report(prof, f"{mode}: erster Aufruf")
         errors += at.exception

@@ -597,18 +597,24 @@ def export_file(db: Database, out_path: Path, fmt: str, filters: Filters, what: 
 
 def metrics_rows(db: Database, filters: Filters) -> list[dict]:
     """Return the metrics per Maßnahme as flat dicts (the numbers of `kpi metrics --json`), filtered."""
-    from kpi.overview import engine_results  # memoised per data version, shared with the dashboards
-
     kommunen = list(filters.kommune) or [None]
     rows: list[dict] = []
     for k in kommunen:
-        for result in engine_results(db, k):
-            rows.append(_flatten(result.to_json(detail=False)))
+        rows += _metrics_rows_of(db, k)
     if filters.massnahme:
         rows = [r for r in rows if r.get("massnahme") in filters.massnahme]
     if filters.handlungsfeld:
         rows = [r for r in rows if r.get("handlungsfeld") in filters.handlungsfeld]
     return rows
+
+
+def _metrics_rows_of(db: Database, kommune: str | None) -> list[dict]:
+    """The flat metrics rows of one Kommune (None: all), memoised per data version with the engine
+    results they come from (shared: read them, do not change them)."""
+    from kpi.overview import engine_results, memoised
+
+    return memoised(db, "metrics_rows", kommune,
+                    lambda: [_flatten(r.to_json(detail=False)) for r in engine_results(db, kommune)])
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

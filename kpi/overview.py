@@ -332,6 +332,12 @@ def _memo(db: Database, name: str, arg, compute):
         flight.done.set()
 
 
+def memoised(db: Database, name: str, arg, compute):
+    """Memoise compute() per database and data version under (name, arg) (see _memo); for other kpi
+    modules whose results derive from the engine results."""
+    return _memo(db, name, arg, compute)
+
+
 def _memoised(db: Database, name: str, arg):
     """The memoised value (waiting for it while it is being computed), or _MISSING."""
     key = _key(db, name, arg)
@@ -366,7 +372,11 @@ def warm_up(db: Database) -> None:
     Run in a background thread at start and after each data change (views/_ops.py), so the first
     visitor does not pay for the cost-benefit engine.
     """
+    from kpi import export
+    from kpi.filters import Filters
+
     cockpit_parts(db, None)
+    export.metrics_rows(db, Filters())  # Daten & Export's table per Maßnahme
 
 
 def find_result(db: Database, kommune: str, massnahme: str):
