@@ -113,29 +113,54 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _stage(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
-    """Put the incoming rows into temp table `incoming` with ids resolved (names must exist)."""
+def _stage(cur: duckdb.DuckDBPyConnection, table: pa.Table, keys_unique: bool = False) -> None:
+    """Put the incoming rows into temp table `incoming` with ids resolved (names must exist).
+
+    Within one frame the last row of a key wins; `keys_unique` (the caller checked that every
+    key occurs once, as validation does) skips looking for repeated keys.
+    """
     cur.register("incoming_arrow", table)
-    cur.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE incoming AS
-        WITH numbered AS (
-            SELECT *, row_number() OVER () AS _row FROM incoming_arrow
-        ), last_per_key AS (
-            -- within one file the last row of a key wins (validation warns about duplicates)
+    try:
+        cur.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE incoming AS
             SELECT k.kommune_id, m.massnahme_id, n.kpi, n.period_start, n.granularity, n.value, n.note
-            FROM numbered n
+            FROM incoming_arrow n
             JOIN kommune k ON k.name = n.kommune
             LEFT JOIN massnahme m ON m.kommune_id = k.kommune_id AND m.name = n.massnahme
             WHERE n.massnahme IS NULL OR m.massnahme_id IS NOT NULL
-            QUALIFY row_number() OVER (
-                PARTITION BY k.kommune_id, coalesce(m.massnahme_id, -1), n.kpi, n.period_start, n.granularity
-                ORDER BY n._row DESC) = 1
+            """
         )
-        SELECT * FROM last_per_key
-        """
-    )
-    cur.unregister("incoming_arrow")
+        repeated = not keys_unique and cur.execute(
+            """
+            SELECT EXISTS (SELECT 1 FROM incoming
+                           GROUP BY kommune_id, massnahme_id, kpi, period_start, granularity
+                           HAVING count(*) > 1)
+            """
+        ).fetchall()[0][0]
+        if repeated:  # rare (validation warns): the numbering below costs more than this check
+            cur.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE incoming AS
+                WITH numbered AS (
+                    SELECT *, row_number() OVER () AS _row FROM incoming_arrow
+                ), last_per_key AS (
+                    -- within one file the last row of a key wins (validation warns about duplicates)
+                    SELECT k.kommune_id, m.massnahme_id, n.kpi, n.period_start, n.granularity, n.value, n.note
+                    FROM numbered n
+                    JOIN kommune k ON k.name = n.kommune
+                    LEFT JOIN massnahme m ON m.kommune_id = k.kommune_id AND m.name = n.massnahme
+                    WHERE n.massnahme IS NULL OR m.massnahme_id IS NOT NULL
+                    QUALIFY row_number() OVER (
+                        PARTITION BY k.kommune_id, coalesce(m.massnahme_id, -1), n.kpi, n.period_start,
+                                     n.granularity
+                        ORDER BY n._row DESC) = 1
+                )
+                SELECT * FROM last_per_key
+                """
+            )
+    finally:
+        cur.unregister("incoming_arrow")
 
 
 def _classify(cur: duckdb.DuckDBPyConnection) -> None:
@@ -161,37 +186,38 @@ def _ensure_names(cur: duckdb.DuckDBPyConnection, table: pa.Table, dry_run: bool
     """Create missing Kommunen and Maßnahmen (counted); in a dry run only count them."""
     cur.register("names_arrow", table)
     try:
-        new_k = cur.execute(
-            "SELECT count(DISTINCT kommune) FROM names_arrow WHERE kommune NOT IN (SELECT name FROM kommune)"
-        ).fetchone()[0]
-        new_m = cur.execute(
-            """
-            SELECT count(*) FROM (
-                SELECT DISTINCT n.kommune, n.massnahme FROM names_arrow n
-                WHERE n.massnahme IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM massnahme m JOIN kommune k USING (kommune_id)
-                    WHERE k.name = n.kommune AND m.name = n.massnahme))
-            """
-        ).fetchone()[0]
-        if not dry_run:
-            cur.execute(
-                """
-                INSERT INTO kommune (name)
-                SELECT DISTINCT kommune FROM names_arrow
-                WHERE kommune IS NOT NULL AND kommune NOT IN (SELECT name FROM kommune)
-                """
-            )
-            cur.execute(
-                """
-                INSERT INTO massnahme (kommune_id, name)
-                SELECT DISTINCT k.kommune_id, n.massnahme FROM names_arrow n
-                JOIN kommune k ON k.name = n.kommune
-                WHERE n.massnahme IS NOT NULL AND NOT EXISTS (
-                    SELECT 1 FROM massnahme m WHERE m.kommune_id = k.kommune_id AND m.name = n.massnahme)
-                """
-            )
+        # the distinct pairs once; everything below reads this small table
+        cur.execute("CREATE OR REPLACE TEMP TABLE incoming_names AS SELECT DISTINCT kommune, massnahme FROM names_arrow")
     finally:
         cur.unregister("names_arrow")
+    new_k = cur.execute(
+        "SELECT count(DISTINCT kommune) FROM incoming_names WHERE kommune NOT IN (SELECT name FROM kommune)"
+    ).fetchone()[0]
+    new_m = cur.execute(
+        """
+        SELECT count(*) FROM incoming_names n
+        WHERE n.massnahme IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM massnahme m JOIN kommune k USING (kommune_id)
+            WHERE k.name = n.kommune AND m.name = n.massnahme)
+        """
+    ).fetchone()[0]
+    if not dry_run:
+        cur.execute(
+            """
+            INSERT INTO kommune (name)
+            SELECT DISTINCT kommune FROM incoming_names
+            WHERE kommune IS NOT NULL AND kommune NOT IN (SELECT name FROM kommune)
+            """
+        )
+        cur.execute(
+            """
+            INSERT INTO massnahme (kommune_id, name)
+            SELECT DISTINCT k.kommune_id, n.massnahme FROM incoming_names n
+            JOIN kommune k ON k.name = n.kommune
+            WHERE n.massnahme IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM massnahme m WHERE m.kommune_id = k.kommune_id AND m.name = n.massnahme)
+            """
+        )
     return int(new_k), int(new_m)
 
 
@@ -200,7 +226,7 @@ def _counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {k: int(v) for k, v in rows}
 
 
-def preview(db: Database, frame) -> LoadCounts:
+def preview(db: Database, frame, *, keys_unique: bool = False) -> LoadCounts:
     """Count what loading `frame` would insert, update, delete and leave unchanged; writes nothing."""
     table = to_arrow(frame)
     with db._write_lock:  # the trial inserts below must not race a real load
@@ -208,7 +234,7 @@ def preview(db: Database, frame) -> LoadCounts:
         try:
             cur.execute("BEGIN TRANSACTION")
             new_k, new_m = _ensure_names(cur, table, dry_run=False)  # rolled back below
-            _stage(cur, table)
+            _stage(cur, table, keys_unique)
             _classify(cur)
             c = _counts(cur)
             cur.execute("ROLLBACK")
@@ -231,11 +257,15 @@ def apply_in_transaction(
     sha256: str | None = None,
     profile: str | None = None,
     n_warnings: int = 0,
+    keys_unique: bool = False,
 ) -> LoadCounts:
-    """Load `frame` inside the caller's open transaction; returns counts (upload_id None if nothing changed)."""
+    """Load `frame` inside the caller's open transaction; returns counts (upload_id None if nothing changed).
+
+    `keys_unique`: the caller checked that every key occurs once in `frame` (see `_stage`).
+    """
     table = to_arrow(frame)
     new_k, new_m = _ensure_names(cur, table, dry_run=False)
-    _stage(cur, table)
+    _stage(cur, table, keys_unique)
     _classify(cur)
     c = _counts(cur)
     counts = LoadCounts(
@@ -595,6 +625,7 @@ def apply_payload(
     raw_bytes: bytes | None = None,
     profile: str | None = None,
     n_warnings: int = 0,
+    keys_unique: bool = False,
 ) -> LoadCounts:
     """Load a whole workbook (reference data and measurements) as one transaction."""
     sha = sha256_bytes(raw_bytes) if raw_bytes is not None else None
@@ -603,7 +634,7 @@ def apply_payload(
         frame = payload.measurements if payload.measurements is not None else FRAME_SCHEMA.empty_table()
         counts = apply_in_transaction(
             cur, frame, file_name=file_name, user=user, kind=kind, sha256=sha,
-            profile=profile, n_warnings=n_warnings,
+            profile=profile, n_warnings=n_warnings, keys_unique=keys_unique,
         )
         if counts.upload_id is None and sha is not None:
             counts.duplicate_of = find_active_upload_by_hash_cur(cur, sha)

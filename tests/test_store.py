@@ -149,3 +149,34 @@ def test_reference_data_upserts_master_data(fresh_db):
     assert fresh_db.query("SELECT name, ags, einwohner FROM kommune") == [("A", "09162000", 1500)]
     assert fresh_db.query("SELECT name, golive_date, laufbahn FROM massnahme") == [
         ("M", date(2023, 6, 1), "gehoben")]
+
+
+def test_last_row_of_a_repeated_key_wins_within_one_frame(fresh_db):
+    f = frame([("A", "M", "fallzahl", "2024-01", 1.0), ("A", None, "fallzahl", "2024-01", 5.0),
+               ("A", "M", "fallzahl", "2024-01", 2.0), ("A", None, "fallzahl", "2024-01", 6.0)])
+    counts = store.apply(fresh_db, f, file_name="a.xlsx")
+    assert (counts.rows, counts.inserted) == (4, 2)
+    assert current(fresh_db) == [("A", "M", "fallzahl", date(2024, 1, 1), 2.0),
+                                 ("A", None, "fallzahl", date(2024, 1, 1), 6.0)]
+    assert fresh_db.query("SELECT count(*) FROM measurement_history")[0][0] == 2
+
+
+def test_frame_known_to_have_unique_keys_loads_alike(fresh_db):
+    rows = [("A", "M", "fallzahl", "2024-01", 1.0), ("A", None, "fallzahl", "2024-01", 5.0),
+            ("B", "M", "fallzahl", "2024-02", 2.0)]
+    assert store.preview(fresh_db, frame(rows), keys_unique=True).inserted == 3
+    counts = store.apply_payload(fresh_db, store.Payload(measurements=frame(rows)), file_name="a.xlsx",
+                                 keys_unique=True)
+    assert counts.inserted == 3 and len(current(fresh_db)) == 3
+
+
+def test_validation_tells_whether_keys_repeat():
+    from kpi.ingest.pipeline import analyse
+    from tests.test_ingest_layouts import make_xlsx
+
+    head = ("Kommune", "Maßnahme", "Kennzahl", "Monat", "Wert")
+    once = analyse(make_xlsx({"D": [head, ("A", "M", "fallzahl", "2024-01", 1),
+                                    ("A", "M", "fallzahl", "2024-02", 2)]}), "a.xlsx")
+    twice = analyse(make_xlsx({"D": [head, ("A", "M", "fallzahl", "2024-01", 1),
+                                     ("A", "M", "fallzahl", "Jan 2024", 2)]}), "b.xlsx")
+    assert once.keys_unique and not twice.keys_unique

@@ -67,6 +67,7 @@ class IngestResult:
     sheets: list[str] = field(default_factory=list)
     profile_name: str | None = None
     fatal: bool = False  # the file could not be read at all
+    keys_unique: bool = False  # validation found every measurement key once (the load skips de-duplicating)
 
     @property
     def errors(self) -> list[Issue]:
@@ -212,7 +213,7 @@ def _analyse_book(book, result: IngestResult, sink: IssueSink, kpis: KpiCatalog,
     rec = pa.concat_tables(parts) if parts else lay.RECORD_SCHEMA.empty_table()
     # values read = cells with something in them (blank and placeholder cells are no values)
     result.n_rows_read = int(pc.sum(pc.invert(rec.column("value_missing"))).as_py() or 0)
-    frame, n_err = validate(rec, kpis, sink)
+    frame, n_err, result.keys_unique = validate(rec, kpis, sink)
     result.payload.measurements = frame
     result.n_error_rows = n_err
     if frame.num_rows == 0 and n_err == 0 and not reference.has_rows(result.payload):
@@ -225,7 +226,7 @@ def preview_counts(db, result: IngestResult) -> store.LoadCounts:
     frame = result.payload.measurements
     if frame is None:
         frame = store.FRAME_SCHEMA.empty_table()
-    return store.preview(db, frame)
+    return store.preview(db, frame, keys_unique=result.keys_unique)
 
 
 def commit(db, result: IngestResult, *, partial: bool = False, user: str = "unbekannt") -> store.LoadCounts:
@@ -242,5 +243,5 @@ def commit(db, result: IngestResult, *, partial: bool = False, user: str = "unbe
     pa.default_memory_pool().release_unused()
     return store.apply_payload(
         db, result.payload, file_name=result.file_name, user=user, raw_bytes=result.raw,
-        profile=result.profile_name, n_warnings=len(result.warnings),
+        profile=result.profile_name, n_warnings=len(result.warnings), keys_unique=result.keys_unique,
     )

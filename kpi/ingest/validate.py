@@ -123,10 +123,11 @@ def _mask(x) -> pa.Array:
 
 
 def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | None = None):
-    """Validate records; returns (measurement frame as Arrow FRAME_SCHEMA table, number of error rows)."""
+    """Validate records; returns (measurement frame as Arrow FRAME_SCHEMA table, number of error rows,
+    whether every key occurs once in the frame)."""
     today = today or date.today()
     if rec.num_rows == 0:
-        return FRAME_SCHEMA.empty_table(), 0
+        return FRAME_SCHEMA.empty_table(), 0, True
     # rows that carry nothing at all (spacer rows, footers without a value)
     has_any = pc.or_(pc.invert(rec.column("value_missing")),
                      pc.or_(pc.is_valid(rec.column("kpi")), pc.is_valid(rec.column("period"))))
@@ -134,7 +135,7 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
     # template example rows
     rec = _keep(rec, pc.invert(_mask(pc.equal(rec.column("kommune"), A.string(EXAMPLE_KOMMUNE)))))
     if rec.num_rows == 0:
-        return FRAME_SCHEMA.empty_table(), 0
+        return FRAME_SCHEMA.empty_table(), 0, True
     # totals rows (Summe / Gesamt) are skipped with a warning
     total = A.full(rec.num_rows, False)
     for name in ("kommune", "massnahme", "kpi", "period"):
@@ -151,7 +152,7 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
                   lambda r: "Summenzeile übersprungen (Summen berechnet das Programm selbst).", None)
     rec = _keep(rec, pc.invert(total))
     if rec.num_rows == 0:
-        return FRAME_SCHEMA.empty_table(), 0
+        return FRAME_SCHEMA.empty_table(), 0, True
 
     # --- resolve fields
     kpi_text = rec.column("kpi")
@@ -208,8 +209,7 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
 
     n_error_rows = _count_rows(rec.filter(err_any))
     ok = _keep(rec, pc.invert(err_any))
-    if ok.num_rows:
-        _warnings(ok, kpis, sink, today)
+    keys_unique = _warnings(ok, kpis, sink, today) if ok.num_rows else True
     frame = pa.table({
         "kommune": ok.column("kommune"),
         "massnahme": ok.column("massnahme"),
@@ -219,7 +219,7 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
         "value": ok.column("value"),
         "note": ok.column("note"),
     }, schema=FRAME_SCHEMA)
-    return frame, n_error_rows
+    return frame, n_error_rows, keys_unique
 
 
 def _count_rows(t: pa.Table) -> int:
@@ -228,7 +228,8 @@ def _count_rows(t: pa.Table) -> int:
     return A.distinct_rows(t, ["sheet", "row"]).num_rows
 
 
-def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> None:
+def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> bool:
+    """Add the warnings; returns whether every key occurs once."""
     # range from the catalog
     keys = pc.unique(ok.column("kpi_key")).to_pylist()
     lo = A.floats([kpis.by_key[k].min_value for k in keys])
@@ -270,8 +271,9 @@ def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> N
                           lambda r: f"Einheit „{r['unit']}“ passt nicht zu „{kpis.by_key[r['kpi_key']].label}“ "
                                     f"(erwartet: {kpis.by_key[r['kpi_key']].unit}); der Wert wird unverändert übernommen",
                           None)
-    _duplicates(ok, sink)
+    keys_unique = _duplicates(ok, sink)
     _online_above_total(ok, sink)
+    return keys_unique
 
 
 _KEY = ["kommune", "massnahme", "kpi_key", "period_start", "gran"]
@@ -292,14 +294,17 @@ def _key_codes(t: pa.Table, cols: list[str]) -> pa.Array | None:
     return code
 
 
-def _duplicates(ok: pa.Table, sink: IssueSink) -> None:
-    """Warn for every row whose key already appeared earlier in the file (the last row wins)."""
+def _duplicates(ok: pa.Table, sink: IssueSink) -> bool:
+    """Warn for every row whose key already appeared earlier in the file (the last row wins).
+
+    Returns True when every key occurs once (no warning).
+    """
     codes = _key_codes(ok, _KEY)
     if codes is not None:
         if len(pc.unique(codes)) == ok.num_rows:  # the usual case: every key once
-            return
+            return True
     elif A.distinct_rows(ok, _KEY).num_rows == ok.num_rows:
-        return
+        return True
     con = duckdb.connect()
     try:
         con.register("ok", ok)
@@ -319,6 +324,7 @@ def _duplicates(ok: pa.Table, sink: IssueSink) -> None:
                   lambda r: ("Doppelte Zeile: derselbe Wert (Kommune, Maßnahme, Kennzahl, Zeitraum) steht "
                              f"schon in Blatt „{r['first_sheet']}“, Zeile {r['first_row']}; die letzte Zeile gilt"),
                   None)
+    return False
 
 
 def _online_above_total(ok: pa.Table, sink: IssueSink) -> None:
