@@ -173,3 +173,26 @@ def test_user_defined_kpis_from_the_database_are_known(fresh_db):
     res = pipeline.analyse(data, "f.xlsx", db=fresh_db)
     assert not res.has_errors
     assert res.payload.measurements.column("kpi").to_pylist() == ["termine"]
+
+
+def test_key_codes_stay_exact_when_their_product_would_overflow():
+    import numpy as np
+
+    from kpi.ingest.validate import _combine
+
+    a = np.array([0, 1, 0, 1, 0])
+    b = np.array([5, 5, 5, 7, 5])
+    big = 2**40  # three such columns would need 2**120 codes: renumbered densely on the way
+    code = _combine([(a, big), (b, big), (np.array([1, 1, 1, 1, 2]), big)])
+    assert len(set(code.tolist())) == 4 and code[0] == code[2] != code[4]
+
+
+def test_duplicate_keys_found_across_sheets_and_spellings():
+    res = analyse(make_xlsx({
+        "Jan": [HEAD, ("A", "M", "fallzahl", "2024-01", 1), ("A", None, "fallzahl", "2024-01", 2)],
+        "Feb": [HEAD, ("A", "M", "Fälle (Anträge, Vorgänge)", "Januar 2024", 3)],
+    }), "d.xlsx")
+    dup = [i.text_de() for i in res.warnings if "Doppelte Zeile" in i.message]
+    assert dup == ["Blatt „Jan“, Zeile 2: Doppelte Zeile: derselbe Wert (Kommune, Maßnahme, Kennzahl, Zeitraum) "
+                   "steht schon in Blatt „Feb“, Zeile 2; die letzte Zeile gilt"]
+    assert not res.keys_unique and res.n_valid_rows == 3

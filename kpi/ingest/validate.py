@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -122,6 +123,29 @@ def _mask(x) -> pa.Array:
     return pc.fill_null(x, A.FALSE)
 
 
+_LABELS = ("sheet", "kommune", "massnahme", "kpi", "period")
+
+
+def _encode(rec: pa.Table) -> tuple[pa.Table, dict[str, pa.Array]]:
+    """Distinct values of each label column, and each row's position among them as column `_<name>`.
+
+    Label columns repeat few values: checks run on the distinct values and map back by position
+    (nulls have a position too); the positions travel with the rows through every filter.
+    """
+    distinct = {}
+    for name in _LABELS:
+        col = rec.column(name).combine_chunks()
+        enc = pc.dictionary_encode(col, null_encoding="encode")
+        distinct[name] = enc.dictionary
+        rec = rec.append_column(f"_{name}", enc.indices)
+    return rec, distinct
+
+
+def _per_row(rec: pa.Table, name: str, per_value: pa.Array) -> pa.Array:
+    """`per_value` (one entry per distinct value of label `name`) for each row."""
+    return pc.take(per_value, rec.column(f"_{name}"))
+
+
 def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | None = None):
     """Validate records; returns (measurement frame as Arrow FRAME_SCHEMA table, number of error rows,
     whether every key occurs once in the frame)."""
@@ -136,15 +160,13 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
     rec = _keep(rec, pc.invert(_mask(pc.equal(rec.column("kommune"), A.string(EXAMPLE_KOMMUNE)))))
     if rec.num_rows == 0:
         return FRAME_SCHEMA.empty_table(), 0, True
+    rec, distinct = _encode(rec)
     # totals rows (Summe / Gesamt) are skipped with a warning
     total = A.full(rec.num_rows, False)
     for name in ("kommune", "massnahme", "kpi", "period"):
-        # label columns repeat few values: test the distinct ones, then map back
-        col = rec.column(name)
-        uniq = pc.unique(col)
-        hit = _mask(pc.match_substring_regex(fold_array(uniq), TOTAL_RE))
+        hit = _mask(pc.match_substring_regex(fold_array(distinct[name]), TOTAL_RE))
         if pc.any(hit).as_py():
-            total = pc.or_(total, _mask(pc.is_in(col, value_set=uniq.filter(hit))))
+            total = pc.or_(total, _per_row(rec, name, hit))
     # a wide totals row has one record per period: report the row once
     totals = A.distinct_rows(rec.filter(total), ["sheet", "row"])
     totals = totals.sort_by([("sheet", "ascending"), ("row", "ascending")])
@@ -156,17 +178,21 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
 
     # --- resolve fields
     kpi_text = rec.column("kpi")
-    uniq = pc.unique(kpi_text)
-    keys = A.strings([kpis.resolve(v) for v in uniq.to_pylist()])
-    kpi_key = pc.take(keys, pc.index_in(kpi_text, value_set=uniq))
-    starts, grans = parse_periods(rec.column("period"))
+    keys = A.strings([kpis.resolve(v) for v in distinct["kpi"].to_pylist()])
+    kpi_key = _per_row(rec, "kpi", keys)
+    period_starts, period_grans = parse_periods(distinct["period"])
+    starts, grans = _per_row(rec, "period", period_starts), _per_row(rec, "period", period_grans)
     # ISO weeks written 2021-28: if a sheet has any, its 2021-05 is week 5, not May
-    ptext = pc.utf8_trim_whitespace(rec.column("period"))
+    ptext = pc.utf8_trim_whitespace(distinct["period"])
     weekish = _mask(pc.match_substring_regex(ptext, r"^\d{4}-(1[3-9]|[2-5]\d)$"))
-    week_sheets = pc.unique(rec.column("sheet").filter(weekish))
-    weeks = pc.or_(_mask(pc.match_substring_regex(ptext, r"^\d{4}-[wW]?\d{1,2}$")), weekish)
-    weeks = pc.and_(weeks, pc.is_in(rec.column("sheet"), value_set=week_sheets))
-    starts = pc.if_else(weeks, A.NULL_DATE, starts)
+    if pc.any(weekish).as_py():
+        weekish_rows = _per_row(rec, "period", weekish)
+        week_sheets = pc.unique(rec.column("sheet").filter(weekish_rows))
+        weeklike = pc.or_(_mask(pc.match_substring_regex(ptext, r"^\d{4}-[wW]?\d{1,2}$")), weekish)
+        weeks = pc.and_(_per_row(rec, "period", weeklike), pc.is_in(rec.column("sheet"), value_set=week_sheets))
+        starts = pc.if_else(weeks, A.NULL_DATE, starts)
+    else:
+        weeks = A.full(rec.num_rows, False)
     rec = rec.append_column("kpi_key", kpi_key).append_column("period_start", starts).append_column("gran", grans)
 
     # --- errors
@@ -195,21 +221,22 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
           lambda r: f"Kennzahl „{r['kpi']}“ ist unbekannt. Schreibweise prüfen oder die Kennzahl im "
                     "Blatt „Kennzahlen“ der Vorlage anlegen (Schlüssel, Bezeichnung, Einheit, Familie, "
                     "Polarität).", "c_kpi")
-    error("Kommune fehlt", pc.or_kleene(pc.is_null(rec.column("kommune")),
-                                  pc.equal(rec.column("kommune"), A.string(""))),
+    kommunen = distinct["kommune"]
+    error("Kommune fehlt", _per_row(rec, "kommune", pc.or_kleene(pc.is_null(kommunen),
+                                                                 pc.equal(kommunen, A.string("")))),
           lambda r: "Kommune fehlt. Spalte „Kommune“ ergänzen oder die Kommune festlegen "
                     "(Importprofil bzw. kpi ingest --set kommune=NAME).", "c_kommune")
 
     for field, label, col in (("kommune", "Kommune", "c_kommune"), ("massnahme", "Maßnahme", "c_massnahme")):
-        length = pc.utf8_length(rec.column(field))
-        error(f"{label} zu lang", pc.greater(length, A.int64(MAX_NAME_CHARS)),
+        too_long = pc.greater(pc.utf8_length(distinct[field]), A.int64(MAX_NAME_CHARS))
+        error(f"{label} zu lang", _per_row(rec, field, _mask(too_long)),
               lambda r, f=field, lab=label: f"Name der {lab} ist {number_de(len(r[f]))} Zeichen lang "
                                             f"(höchstens {MAX_NAME_CHARS}); steht hier ein Text statt eines Namens?",
               col)
 
     n_error_rows = _count_rows(rec.filter(err_any))
     ok = _keep(rec, pc.invert(err_any))
-    keys_unique = _warnings(ok, kpis, sink, today) if ok.num_rows else True
+    keys_unique = _warnings(ok, kpis, sink, today, _Keys(keys, period_starts, period_grans)) if ok.num_rows else True
     frame = pa.table({
         "kommune": ok.column("kommune"),
         "massnahme": ok.column("massnahme"),
@@ -228,14 +255,50 @@ def _count_rows(t: pa.Table) -> int:
     return A.distinct_rows(t, ["sheet", "row"]).num_rows
 
 
-def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> bool:
+@dataclass
+class _Keys:
+    """Per distinct KPI text its catalog key, per distinct period text its start and granularity."""
+
+    kpi: pa.Array
+    period_start: pa.Array
+    granularity: pa.Array
+
+
+def _codes(ok: pa.Table, keys: _Keys) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The KPI keys present, and per row: the position of its KPI key among them, a code of its period."""
+    key_list = sorted({k for k in keys.kpi.to_pylist() if k is not None})
+    position = {k: i for i, k in enumerate(key_list)}
+    kpi_code = np.array([position.get(k, -1) for k in keys.kpi.to_pylist()], dtype=np.int64)
+    periods: dict[tuple, int] = {}
+    period_code = np.array([periods.setdefault(p, len(periods)) for p in zip(
+        keys.period_start.to_pylist(), keys.granularity.to_pylist(), strict=True)], dtype=np.int64)
+    return (key_list, kpi_code[A.to_numpy(ok.column("_kpi"))], period_code[A.to_numpy(ok.column("_period"))])
+
+
+def _label_codes(t: pa.Table, name: str) -> tuple[np.ndarray, int]:
+    """Per row the position of its label among the distinct values, and a bound of those positions."""
+    codes = A.to_numpy(t.column(f"_{name}"))
+    return codes, int(codes.max()) + 1 if len(codes) else 1
+
+
+def _combine(parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
+    """One int64 per row identifying its combination of codes; parts are (codes, number of codes)."""
+    code, span = parts[0][0].astype(np.int64), parts[0][1]
+    for part, n in parts[1:]:
+        if span * max(n, 1) > 2**62:  # renumber densely before the product could overflow
+            distinct, code = np.unique(code, return_inverse=True)
+            span = len(distinct)
+        code, span = code * n + part, span * max(n, 1)
+    return code
+
+
+def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date, keys: _Keys) -> bool:
     """Add the warnings; returns whether every key occurs once."""
+    key_list, kpi_code, period_code = _codes(ok, keys)
     # range from the catalog
-    keys = pc.unique(ok.column("kpi_key")).to_pylist()
-    lo = A.floats([kpis.by_key[k].min_value for k in keys])
-    hi = A.floats([kpis.by_key[k].max_value for k in keys])
-    idx = pc.index_in(ok.column("kpi_key"), value_set=A.strings(keys))
-    vmin, vmax = pc.take(lo, idx), pc.take(hi, idx)
+    idx = A.from_numpy(kpi_code)
+    vmin = pc.take(A.floats([kpis.by_key[k].min_value for k in key_list]), idx)
+    vmax = pc.take(A.floats([kpis.by_key[k].max_value for k in key_list]), idx)
     v = ok.column("value")
     out = pc.or_(_mask(pc.less(v, vmin)), _mask(pc.greater(v, vmax)))
 
@@ -257,8 +320,7 @@ def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> b
                   lambda r: f"Zeitraum {period_de(r['period_start'], r['gran'])} liegt in der Zukunft", "c_period")
     # unit differing from the KPI's unit
     if pc.any(pc.is_valid(ok.column("unit"))).as_py():
-        units = A.strings([fold(kpis.by_key[k].unit) for k in keys])
-        want = pc.take(units, idx)
+        want = pc.take(A.strings([fold(kpis.by_key[k].unit) for k in key_list]), idx)
         have = fold_array(ok.column("unit"))
         differs = pc.and_(pc.is_valid(have), pc.not_equal(have, want))
         cand = ok.filter(_mask(differs))
@@ -271,39 +333,22 @@ def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date) -> b
                           lambda r: f"Einheit „{r['unit']}“ passt nicht zu „{kpis.by_key[r['kpi_key']].label}“ "
                                     f"(erwartet: {kpis.by_key[r['kpi_key']].unit}); der Wert wird unverändert übernommen",
                           None)
-    keys_unique = _duplicates(ok, sink)
-    _online_above_total(ok, sink)
+    # the key without the KPI: Kommune, Maßnahme, period
+    place = _combine([_label_codes(ok, "kommune"), _label_codes(ok, "massnahme"),
+                      (period_code, int(period_code.max()) + 1)])
+    keys_unique = _duplicates(ok, sink, _combine([(place, int(place.max()) + 1), (kpi_code, len(key_list))]))
+    _online_above_total(ok, sink, place, kpi_code, key_list)
     return keys_unique
 
 
-_KEY = ["kommune", "massnahme", "kpi_key", "period_start", "gran"]
-
-
-def _key_codes(t: pa.Table, cols: list[str]) -> pa.Array | None:
-    """One int64 per row identifying its key (codes of each column combined); None if too many."""
-    code = None
-    span = 1
-    for name in cols:
-        col = t.column(name)
-        uniq = pc.unique(col)
-        idx = pc.cast(pc.index_in(col, value_set=uniq), pa.int64())
-        span *= max(len(uniq), 1)
-        if span > 2**62:
-            return None
-        code = idx if code is None else pc.add(pc.multiply(code, A.int64(len(uniq))), idx)
-    return code
-
-
-def _duplicates(ok: pa.Table, sink: IssueSink) -> bool:
+def _duplicates(ok: pa.Table, sink: IssueSink, key: np.ndarray) -> bool:
     """Warn for every row whose key already appeared earlier in the file (the last row wins).
 
-    Returns True when every key occurs once (no warning).
+    `key` identifies each row's key (Kommune, Maßnahme, Kennzahl, Zeitraum). Returns True when
+    every key occurs once (no warning).
     """
-    codes = _key_codes(ok, _KEY)
-    if codes is not None:
-        if len(pc.unique(codes)) == ok.num_rows:  # the usual case: every key once
-            return True
-    elif A.distinct_rows(ok, _KEY).num_rows == ok.num_rows:
+    ordered = np.sort(key)
+    if not (ordered[1:] == ordered[:-1]).any():  # the usual case: every key once
         return True
     con = duckdb.connect()
     try:
@@ -327,20 +372,17 @@ def _duplicates(ok: pa.Table, sink: IssueSink) -> bool:
     return False
 
 
-def _online_above_total(ok: pa.Table, sink: IssueSink) -> None:
-    """Warn where online cases exceed all cases for the same Kommune, Maßnahme and period."""
-    kpi = ok.column("kpi_key")
-    online = ok.filter(_mask(pc.equal(kpi, A.string("online_faelle"))))
-    total = ok.filter(_mask(pc.equal(kpi, A.string("fallzahl"))))
-    if online.num_rows == 0 or total.num_rows == 0:
+def _online_above_total(ok: pa.Table, sink: IssueSink, place: np.ndarray, kpi_code: np.ndarray,
+                        key_list: list[str]) -> None:
+    """Warn where online cases exceed all cases for the same Kommune, Maßnahme and period (`place`)."""
+    if "online_faelle" not in key_list or "fallzahl" not in key_list:
         return
-    # the key without the KPI: period of the same Kommune and Maßnahme
-    both = pa.concat_tables([total, online])
-    codes = _key_codes(both, ["kommune", "massnahme", "period_start", "gran"])
-    if codes is None:
+    is_online = kpi_code == key_list.index("online_faelle")
+    is_total = kpi_code == key_list.index("fallzahl")
+    if not is_online.any() or not is_total.any():
         return
-    total_codes, online_codes = codes.slice(0, total.num_rows), codes.slice(total.num_rows)
-    pos = pc.index_in(online_codes, value_set=total_codes)
+    online, total = ok.filter(A.from_numpy(is_online)), ok.filter(A.from_numpy(is_total))
+    pos = pc.index_in(A.from_numpy(place[is_online]), value_set=A.from_numpy(place[is_total]))
     fall = pc.take(total.column("value"), pos)
     over = online.append_column("fall_value", fall).filter(_mask(pc.greater(online.column("value"), fall)))
     sink.add_rows("online über Fallzahl", "warning", over,
