@@ -147,8 +147,8 @@ def _open_xlsx(data: bytes, file_name: str) -> Book:
 
     def load(name: str) -> Grid:
         try:
-            sheet = reader.load_sheet(name, header_row=None, dtypes="string")
-            batch = sheet.to_arrow()
+            # eager: calamine reads the cells by reference (no string copied per cell) straight to Arrow
+            batch = reader.load_sheet(name, header_row=None, dtypes="string", eager=True)
         except Exception:
             # calamine rejects some valid-enough files (e.g. rows without row numbers);
             # openpyxl in read-only mode (defusedxml, after the guard) copes with them
@@ -158,7 +158,7 @@ def _open_xlsx(data: bytes, file_name: str) -> Book:
 
         def probe(c: int) -> pa.Array | None:
             try:
-                b = reader.load_sheet(name, header_row=None, use_columns=[c], dtypes={c: "boolean"}).to_arrow()
+                b = reader.load_sheet(name, header_row=None, use_columns=[c], dtypes={c: "boolean"}, eager=True)
                 s = columns[c]
                 # booleans render as 'true'/'false': those are not numbers
                 is_bool = pc.fill_null(pc.is_in(s, value_set=A.strings(["true", "false"])), A.FALSE)
