@@ -78,6 +78,16 @@ def test_table_not_starting_at_a1_keeps_excel_cell_references():
     assert (err.row, err.column, err.cell) == (5, "F", "F5")
 
 
+def test_cell_references_stay_right_when_the_first_rows_hold_long_texts():
+    # 300 rows with 2 KB notes: the first 200 rows lie beyond the first 256 KB of sheet XML
+    rows = [("Kommune", "Kennzahl", "Monat", "Wert", "Bemerkung")]
+    rows += [("Musterstadt", "fallzahl", f"{2000 + i // 12}-{i % 12 + 1:02d}", i, "x" * 2000) for i in range(300)]
+    rows.append(("Musterstadt", "fallzahl", "2030-01", "zwölf", None))
+    res = analyse(make_xlsx({"Notizen": rows}, start="C3"), "notizen.xlsx")
+    [err] = res.errors
+    assert err.text_de() == "Blatt „Notizen“, Zelle F304: „zwölf“ ist keine Zahl"
+
+
 def test_wide_table_one_column_per_period():
     data = make_xlsx({"Übersicht": [
         ("Kommune: Musterhausen",),

@@ -184,10 +184,29 @@ def _xlsx_offsets(data: bytes, sheet_index: int, columns: list[pa.Array]) -> tup
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             path = _sheet_path(z, sheet_index)
             with z.open(path) as f:
-                head = f.read(4 << 20)
+                head = f.read(256 << 10)  # usually holds the first 200 rows; else read on to 4 MB
+                min_row, min_col, complete = _first_cells(head)
+                if not complete and len(head) == 256 << 10:
+                    head += f.read((4 << 20) - len(head))
+                    min_row, min_col, complete = _first_cells(head)
     except Exception:
         return 1, 0
-    # first non-empty row and min column among the cells with a value in the first rows
+    if min_row is None:
+        return 1, 0
+    # A footer further left than the table (below the scanned rows) moves calamine's first
+    # column. Excel and openpyxl write the used range as <dimension>: trust its first column
+    # when its width matches the width calamine returned.
+    dim = re.search(rb'<dimension ref="([A-Z]{1,3})\d+(?::([A-Z]{1,3})\d+)?"', head[:4096])
+    if dim and dim.group(2):
+        first, last = _col_index_bytes(dim.group(1)), _col_index_bytes(dim.group(2))
+        if first < min_col and last - first + 1 == len(columns):
+            min_col = first
+    return min_row, min_col
+
+
+def _first_cells(head: bytes) -> tuple[int | None, int | None, bool]:
+    """First non-empty row and min column among the cells with a value in the first 200 rows of
+    a sheet's XML head; complete = the 200 rows were seen (a longer head gives the same answer)."""
     min_row, min_col, seen_rows = None, None, 0
     last_row = None
     for m in _CELL_RE.finditer(head):
@@ -202,20 +221,10 @@ def _xlsx_offsets(data: bytes, sheet_index: int, columns: list[pa.Array]) -> tup
             seen_rows += 1
             last_row = row
             if seen_rows > 200:
-                break
+                return min_row, min_col, True
         min_row = row if min_row is None else min(min_row, row)
         min_col = col if min_col is None else min(min_col, col)
-    if min_row is None:
-        return 1, 0
-    # A footer further left than the table (below the scanned rows) moves calamine's first
-    # column. Excel and openpyxl write the used range as <dimension>: trust its first column
-    # when its width matches the width calamine returned.
-    dim = re.search(rb'<dimension ref="([A-Z]{1,3})\d+(?::([A-Z]{1,3})\d+)?"', head[:4096])
-    if dim and dim.group(2):
-        first, last = _col_index_bytes(dim.group(1)), _col_index_bytes(dim.group(2))
-        if first < min_col and last - first + 1 == len(columns):
-            min_col = first
-    return min_row, min_col
+    return min_row, min_col, False
 
 
 def _col_index_bytes(letters: bytes) -> int:
