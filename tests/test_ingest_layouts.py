@@ -79,11 +79,14 @@ def test_table_not_starting_at_a1_keeps_excel_cell_references():
 
 
 def test_cell_references_stay_right_when_the_first_rows_hold_long_texts():
-    # 300 rows with 2 KB notes: the first 200 rows lie beyond the first 256 KB of sheet XML
-    rows = [("Kommune", "Kennzahl", "Monat", "Wert", "Bemerkung")]
-    rows += [("Musterstadt", "fallzahl", f"{2000 + i // 12}-{i % 12 + 1:02d}", i, "x" * 2000) for i in range(300)]
-    rows.append(("Musterstadt", "fallzahl", "2030-01", "zwölf", None))
-    res = analyse(make_xlsx({"Notizen": rows}, start="C3"), "notizen.xlsx")
+    # 300 rows with 2 KB notes written inline: the first 200 rows lie beyond the first 256 KB of XML
+    from tests.corpus import make_corpus as mc
+
+    rows = [[], [], [None, None, "Kommune", "Kennzahl", "Monat", "Wert", "Bemerkung"]]
+    rows += [[None, None, "Musterstadt", "fallzahl", f"{2000 + i // 12}-{i % 12 + 1:02d}", i, "x" * 2000]
+             for i in range(300)]
+    rows.append([None, None, "Musterstadt", "fallzahl", "2030-01", "zwölf"])
+    res = analyse(mc.xlsx({"Notizen": mc.sheet_xml(rows)}), "notizen.xlsx")
     [err] = res.errors
     assert err.text_de() == "Blatt „Notizen“, Zelle F304: „zwölf“ ist keine Zahl"
 
