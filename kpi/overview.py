@@ -301,7 +301,8 @@ def _memo(db: Database, name: str, arg, compute):
     not be paid for again (and st.cache_data would unpickle large results on every hit). A caller
     asking while another thread (a page, or the warm-up) computes the same key waits for that
     result instead of computing it a second time. A result whose data changed while it was being
-    computed is handed to the callers that asked for it but not kept.
+    computed is handed to the callers that asked for it but not kept; storing a result of new data
+    drops those of older data.
     """
     key = _key(db, name, arg)
     with _MEMO_LOCK:
@@ -322,6 +323,8 @@ def _memo(db: Database, name: str, arg, compute):
         flight.value = value
         with _MEMO_LOCK:
             if db.data_version() == key[2]:
+                for old in [k for k in _MEMO if k[:2] == key[:2] and k[2] != key[2]]:
+                    del _MEMO[old]  # results of older data no page asks for again (~15 MB each at 1M)
                 if len(_MEMO) >= _MEMO_MAX:
                     _MEMO.pop(next(iter(_MEMO)))
                 _MEMO[key] = value

@@ -190,3 +190,11 @@ def test_app_starts_the_warm_up_and_the_overview_uses_its_results(demo_env, monk
     assert counted_engine == [None]  # the page waited for the warm-up instead of computing again
     at.run()
     assert not at.exception and counted_engine == [None]
+
+
+def test_results_of_older_data_are_dropped_when_new_ones_are_stored(fresh_db, memo):
+    overview._memo(fresh_db, "x", None, lambda: "alt")
+    with fresh_db.transaction():
+        pass
+    overview._memo(fresh_db, "y", None, lambda: "neu")
+    assert list(memo.values()) == ["neu"]
