@@ -59,8 +59,7 @@ STEPS = [
     ("Datensätze bilden", "kpi.ingest.layout", "records"),
     ("Prüfen (validate)", "kpi.ingest.pipeline", "validate"),
     ("Laden: Namen", "kpi.store", "_ensure_names"),
-    ("Laden: Zuordnen (stage)", "kpi.store", "_stage"),
-    ("Laden: Vergleichen (classify)", "kpi.store", "_classify"),
+    ("Laden: Zuordnen + Vergleichen (classify)", "kpi.store", "_classify"),
     ("Laden: Transaktion gesamt", "kpi.db", "Database.transaction"),
     ("Laden: Checkpoint", "kpi.db", "Database.checkpoint"),
 ]

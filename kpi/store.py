@@ -113,73 +113,65 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _stage(cur: duckdb.DuckDBPyConnection, table: pa.Table, keys_unique: bool = False) -> None:
-    """Put the incoming rows into temp table `incoming` with ids resolved (names must exist).
+_RESOLVED = """
+    SELECT k.kommune_id, m.massnahme_id, n.kpi, n.period_start, n.granularity, n.value, n.note
+    FROM incoming_arrow n
+    JOIN kommune k ON k.name = n.kommune
+    LEFT JOIN massnahme m ON m.kommune_id = k.kommune_id AND m.name = n.massnahme
+    WHERE n.massnahme IS NULL OR m.massnahme_id IS NOT NULL
+"""
+
+# within one file the last row of a key wins (validation warns about duplicates)
+_LAST_PER_KEY = """
+    WITH numbered AS (
+        SELECT *, row_number() OVER () AS _row FROM incoming_arrow
+    )
+    SELECT k.kommune_id, m.massnahme_id, n.kpi, n.period_start, n.granularity, n.value, n.note
+    FROM numbered n
+    JOIN kommune k ON k.name = n.kommune
+    LEFT JOIN massnahme m ON m.kommune_id = k.kommune_id AND m.name = n.massnahme
+    WHERE n.massnahme IS NULL OR m.massnahme_id IS NOT NULL
+    QUALIFY row_number() OVER (
+        PARTITION BY k.kommune_id, coalesce(m.massnahme_id, -1), n.kpi, n.period_start, n.granularity
+        ORDER BY n._row DESC) = 1
+"""
+
+
+def _classify(cur: duckdb.DuckDBPyConnection, table: pa.Table, keys_unique: bool = False) -> None:
+    """Temp table `classified`: the incoming rows with ids resolved (names must exist), one per key,
+    and column `change`: insert | update | delete | unchanged | noop.
 
     Within one frame the last row of a key wins; `keys_unique` (the caller checked that every
     key occurs once, as validation does) skips looking for repeated keys.
     """
     cur.register("incoming_arrow", table)
     try:
-        cur.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE incoming AS
-            SELECT k.kommune_id, m.massnahme_id, n.kpi, n.period_start, n.granularity, n.value, n.note
-            FROM incoming_arrow n
-            JOIN kommune k ON k.name = n.kommune
-            LEFT JOIN massnahme m ON m.kommune_id = k.kommune_id AND m.name = n.massnahme
-            WHERE n.massnahme IS NULL OR m.massnahme_id IS NOT NULL
-            """
-        )
-        repeated = not keys_unique and cur.execute(
-            """
-            SELECT EXISTS (SELECT 1 FROM incoming
+        incoming = _RESOLVED
+        if not keys_unique and cur.execute(
+            f"""
+            SELECT EXISTS (SELECT 1 FROM ({_RESOLVED})
                            GROUP BY kommune_id, massnahme_id, kpi, period_start, granularity
                            HAVING count(*) > 1)
             """
-        ).fetchall()[0][0]
-        if repeated:  # rare (validation warns): the numbering below costs more than this check
-            cur.execute(
-                """
-                CREATE OR REPLACE TEMP TABLE incoming AS
-                WITH numbered AS (
-                    SELECT *, row_number() OVER () AS _row FROM incoming_arrow
-                ), last_per_key AS (
-                    -- within one file the last row of a key wins (validation warns about duplicates)
-                    SELECT k.kommune_id, m.massnahme_id, n.kpi, n.period_start, n.granularity, n.value, n.note
-                    FROM numbered n
-                    JOIN kommune k ON k.name = n.kommune
-                    LEFT JOIN massnahme m ON m.kommune_id = k.kommune_id AND m.name = n.massnahme
-                    WHERE n.massnahme IS NULL OR m.massnahme_id IS NOT NULL
-                    QUALIFY row_number() OVER (
-                        PARTITION BY k.kommune_id, coalesce(m.massnahme_id, -1), n.kpi, n.period_start,
-                                     n.granularity
-                        ORDER BY n._row DESC) = 1
-                )
-                SELECT * FROM last_per_key
-                """
-            )
+        ).fetchall()[0][0]:
+            incoming = _LAST_PER_KEY  # rare: the numbering costs more than the check above
+        cur.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE classified AS
+            SELECT i.*,
+                   CASE
+                     WHEN c.kpi IS NULL AND i.value IS NULL THEN 'noop'
+                     WHEN c.kpi IS NULL THEN 'insert'
+                     WHEN i.value IS NULL THEN 'delete'
+                     WHEN c.value = i.value AND c.note IS NOT DISTINCT FROM i.note THEN 'unchanged'
+                     ELSE 'update'
+                   END AS change
+            FROM ({incoming}) i
+            LEFT JOIN measurement c ON {key_join("c", "i")}
+            """
+        )
     finally:
         cur.unregister("incoming_arrow")
-
-
-def _classify(cur: duckdb.DuckDBPyConnection) -> None:
-    """Add column `change` to `incoming`: insert | update | delete | unchanged | noop."""
-    cur.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE classified AS
-        SELECT i.*,
-               CASE
-                 WHEN c.kpi IS NULL AND i.value IS NULL THEN 'noop'
-                 WHEN c.kpi IS NULL THEN 'insert'
-                 WHEN i.value IS NULL THEN 'delete'
-                 WHEN c.value = i.value AND c.note IS NOT DISTINCT FROM i.note THEN 'unchanged'
-                 ELSE 'update'
-               END AS change
-        FROM incoming i
-        LEFT JOIN measurement c ON {key_join("c", "i")}
-        """
-    )
 
 
 def _ensure_names(cur: duckdb.DuckDBPyConnection, table: pa.Table, dry_run: bool) -> tuple[int, int]:
@@ -234,8 +226,7 @@ def preview(db: Database, frame, *, keys_unique: bool = False) -> LoadCounts:
         try:
             cur.execute("BEGIN TRANSACTION")
             new_k, new_m = _ensure_names(cur, table, dry_run=False)  # rolled back below
-            _stage(cur, table, keys_unique)
-            _classify(cur)
+            _classify(cur, table, keys_unique)
             c = _counts(cur)
             cur.execute("ROLLBACK")
         finally:
@@ -261,12 +252,11 @@ def apply_in_transaction(
 ) -> LoadCounts:
     """Load `frame` inside the caller's open transaction; returns counts (upload_id None if nothing changed).
 
-    `keys_unique`: the caller checked that every key occurs once in `frame` (see `_stage`).
+    `keys_unique`: the caller checked that every key occurs once in `frame` (see `_classify`).
     """
     table = to_arrow(frame)
     new_k, new_m = _ensure_names(cur, table, dry_run=False)
-    _stage(cur, table, keys_unique)
-    _classify(cur)
+    _classify(cur, table, keys_unique)
     c = _counts(cur)
     counts = LoadCounts(
         rows=table.num_rows, inserted=c.get("insert", 0), updated=c.get("update", 0),
