@@ -253,6 +253,25 @@ def test_second_process_gets_a_clear_german_message(tmp_path):
         assert db.query("SELECT count(*) FROM upload")[0][0] == 0
 
 
+def test_busy_database_is_reported_before_anything_about_the_files(tmp_path):
+    # the CLI opens the database while it checks the first file: the order of messages stays
+    db_path = tmp_path / "kpi.duckdb"
+    open_database(db_path).close()
+    broken = tmp_path / "kaputt.xlsx"
+    broken.write_bytes(b"PK\x03\x04 abgeschnitten")
+    holder = _hold(db_path, 60)
+    try:
+        for extra in ([], ["--save-profile", "p"]):
+            out = subprocess.run([sys.executable, "-m", "kpi", "ingest", str(broken), "--db", str(db_path),
+                                  "--wait", "1", *extra], cwd=ROOT, capture_output=True, text=True, timeout=120)
+            assert out.returncode == 1, out.stderr
+            assert "anderen Programm" in out.stderr and "Traceback" not in out.stderr
+            assert "kaputt.xlsx" not in out.stderr and "--save-profile" not in out.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_second_process_waits_and_then_loads(tmp_path):
     db_path = tmp_path / "kpi.duckdb"
     open_database(db_path).close()

@@ -30,59 +30,89 @@ def _profile_from_args(args, db):
                          where=parse_assignments(args.where, "--where"))
 
 
+class _OpeningDatabase:
+    """The database while a worker thread opens it: the first use waits until it is open.
+
+    DuckDB opens (and creates) the file without holding the GIL, so the first file's byte check
+    runs meanwhile. Errors keep their order: `ready()` before any report raises what opening
+    raised (e.g. the CLI's InputError for a busy database), as if the database had been opened first.
+    """
+
+    def __init__(self, future):
+        self._future = future
+
+    def ready(self):
+        return self._future.result()
+
+    def __getattr__(self, name):
+        return getattr(self._future.result(), name)
+
+
 def run_ingest(args, open_db) -> int:
     """Handler of `kpi ingest`; `open_db(args)` opens the database (raises the CLI's InputError when busy)."""
-    from kpi.ingest.pipeline import analyse, commit, preview_counts
-    from kpi.ingest.profiles import ProfileError, save_profile
+    from concurrent.futures import ThreadPoolExecutor
 
-    user = getattr(args, "user", None) or "cli"
     files = [Path(f) for f in args.files]
     for f in files:
         if not f.is_file():
             print(f"Fehler: Datei „{f}“ nicht gefunden.", file=sys.stderr)
             return EXIT_USAGE
-    with open_db(args) as db:
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        db = _OpeningDatabase(pool.submit(open_db, args))
         try:
-            profile = _profile_from_args(args, db)
-        except ProfileError as exc:
-            print(f"Fehler: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        if args.save_profile:
-            if profile is None:
-                print("Fehler: --save-profile braucht Angaben (--sheet, --header-row, --map, --set, --where).",
-                      file=sys.stderr)
-                return EXIT_USAGE
-        results = []
-        failed = False
-        for f in files:
-            try:
-                data = f.read_bytes()
-            except OSError as exc:
-                print(f"Fehler: „{f}“ lässt sich nicht lesen: {exc.strerror}", file=sys.stderr)
-                return EXIT_INPUT
-            res = analyse(data, f.name, profile, db=db)
-            res.profile_name = args.profile or args.save_profile
-            results.append(res)
-            if res.fatal or res.n_valid_rows == 0 and not _has_reference(res) or (
-                    res.has_errors and not args.partial):
-                failed = True
-        if failed:
-            for res in results:
-                print(res.report_de(), file=sys.stderr)
-            print("Nichts geladen; die Datenbank ist unverändert.", file=sys.stderr)
-            return EXIT_INPUT
+            return _ingest(args, files, db)
+        finally:
+            db.ready().close()  # waits for the open; raises what opening raised if it was never used
+
+
+def _ingest(args, files: list[Path], db: _OpeningDatabase) -> int:
+    from kpi.ingest.pipeline import analyse, commit, preview_counts
+    from kpi.ingest.profiles import ProfileError, save_profile
+
+    def fail(message: str, code: int) -> int:
+        db.ready()  # a database that cannot be opened is reported first, as before
+        print(message, file=sys.stderr)
+        return code
+
+    user = getattr(args, "user", None) or "cli"
+    try:
+        profile = _profile_from_args(args, db)
+    except ProfileError as exc:
+        return fail(f"Fehler: {exc}", EXIT_USAGE)
+    if args.save_profile and profile is None:
+        return fail("Fehler: --save-profile braucht Angaben (--sheet, --header-row, --map, --set, --where).",
+                    EXIT_USAGE)
+    results = []
+    failed = False
+    for f in files:
+        try:
+            data = f.read_bytes()
+        except OSError as exc:
+            return fail(f"Fehler: „{f}“ lässt sich nicht lesen: {exc.strerror}", EXIT_INPUT)
+        res = analyse(data, f.name, profile, db=db)
+        res.profile_name = args.profile or args.save_profile
+        results.append(res)
+        if res.fatal or res.n_valid_rows == 0 and not _has_reference(res) or (
+                res.has_errors and not args.partial):
+            failed = True
+    db.ready()
+    if failed:
         for res in results:
-            print(_short_report(res))
-            if args.dry_run:
-                counts = preview_counts(db, res)  # only here: a trial load costs as much as the load
-                print(f"  Probelauf: würde {counts.inserted} Werte neu anlegen, {counts.updated} ändern, "
-                      f"{counts.unchanged} unverändert lassen (nichts gespeichert).")
-                continue
-            counts = commit(db, res, partial=args.partial, user=user)
-            print("  " + counts.summary_de())
-        if args.save_profile and not args.dry_run:
-            save_profile(db, args.save_profile, profile, user)
-            print(f"Importprofil „{args.save_profile}“ gespeichert.")
+            print(res.report_de(), file=sys.stderr)
+        print("Nichts geladen; die Datenbank ist unverändert.", file=sys.stderr)
+        return EXIT_INPUT
+    for res in results:
+        print(_short_report(res))
+        if args.dry_run:
+            counts = preview_counts(db, res)  # only here: a trial load costs as much as the load
+            print(f"  Probelauf: würde {counts.inserted} Werte neu anlegen, {counts.updated} ändern, "
+                  f"{counts.unchanged} unverändert lassen (nichts gespeichert).")
+            continue
+        counts = commit(db, res, partial=args.partial, user=user)
+        print("  " + counts.summary_de())
+    if args.save_profile and not args.dry_run:
+        save_profile(db, args.save_profile, profile, user)
+        print(f"Importprofil „{args.save_profile}“ gespeichert.")
     return EXIT_OK
 
 
