@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from views._auth import current_user, render_account_box
+from views._i18n import inject_german_chrome
 from views._ops import ensure_daily_backup, ensure_inbox_watcher, ensure_warmup
 from views._shared import stand_text
 
@@ -48,6 +49,7 @@ for file, title, icon, section, min_role in PAGES:
 nav = st.navigation(sections, expanded=True)  # no English "View more" toggle
 st.sidebar.markdown(f"**{stand_text()}**")  # the data date, always visible
 render_account_box(user)
+inject_german_chrome()  # German texts for Streamlit's uploader and help buttons (views/_i18n.py)
 ensure_daily_backup()  # once per process, when backup_time is configured (views/_ops.py)
 ensure_inbox_watcher()  # once per process, when the import folder exists (views/_ops.py)
 ensure_warmup()  # once per process: dashboards' shared results computed in the background (views/_ops.py)

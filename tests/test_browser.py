@@ -222,18 +222,27 @@ def test_sitzung_keyboard_navigation(server, browser):
     ctx.close()
 
 
-def test_file_uploader_speaks_german(server, browser):
-    """Streamlit's uploader has no locale: our CSS replaces its English button and size hint."""
+def test_streamlit_chrome_speaks_german(server, browser, tmp_path):
+    """Streamlit's uploader and help buttons have no locale: views/_i18n.py puts German texts in."""
+    csv = tmp_path / "werte.csv"
+    csv.write_text("Kommune;Kennzahl;Zeitraum;Wert\nTeststadt;fallzahl;2024-01;12\n", encoding="utf-8")
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
     page = ctx.new_page()
     page.goto(f"{server}/upload")
     _wait_done(page, "Datei hochladen und prüfen")
-    zone = page.locator('[data-testid="stFileUploaderDropzone"]')
-    assert page.get_by_role("button", name="Datei auswählen").is_visible()  # accessible name, too
-    assert not zone.get_by_text("Upload", exact=True).is_visible()
-    assert not zone.get_by_text("per file").is_visible()
-    hint = page.evaluate("""() => getComputedStyle(document.querySelector(
-        '[data-testid="stFileUploaderDropzoneInstructions"] > div'), '::after').content""")
-    assert "höchstens 20 MB je Datei" in hint and "XLSX" in hint
-    page.locator('[data-testid="stFileUploaderDropzone"]').screenshot(path=str(SHOTS / "uploader.png"))
+    zone = page.locator('[data-testid="stFileUploader"]')
+    zone.get_by_role("button", name="Datei auswählen").wait_for(timeout=10_000)
+    hint = zone.locator('[data-testid="stFileUploaderDropzoneInstructions"]').inner_text()
+    assert "höchstens 20 MB je Datei" in hint and "XLSX" in hint and "per file" not in hint
+    assert zone.get_by_role("button", name="Hilfe zu Excel- oder CSV-Datei (.xlsx, .xlsm, .csv, .xls)").count() == 1
+    zone.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(csv))
+    zone.get_by_role("button", name="„werte.csv“ entfernen").wait_for(timeout=20_000)
+    size = zone.locator('[data-testid="stFileChipName"] + div').inner_text()
+    assert re.fullmatch(r"\d+(,\d)? (B|KB)", size), size
+    assert zone.get_by_role("button", name="Andere Datei wählen").count() == 1
+    zone.screenshot(path=str(SHOTS / "uploader.png"))
+    page.goto(server)  # the help buttons of the Überblick's tiles
+    _wait_done(page, "Online-Quote")
+    assert page.get_by_role("button", name="Hilfe zu Nettonutzen bisher").count() == 1
+    assert page.locator('button[aria-label^="Help for"]').count() == 0
     ctx.close()

@@ -44,27 +44,6 @@ tab_upload, tab_edit, tab_history = st.tabs(
 # ------------------------------------------------------------------------------ helpers
 
 
-def _uploader_css_de() -> str:
-    """CSS that shows Streamlit's file-uploader texts in German (it has no locale setting).
-
-    The English texts are removed from view and from the accessibility tree (display: none); the
-    German ones come as generated content, which browsers include in the accessible name.
-    """
-    max_mb = int(st.get_option("server.maxUploadSize"))
-    hint = f"höchstens {fmt.number_de(max_mb, 0)} MB je Datei · " + ", ".join(t.upper() for t in FILE_TYPES)
-    zone = '[data-testid="stFileUploaderDropzone"]'
-    return (
-        "<style>"
-        f'{zone} button [data-testid="stMarkdownContainer"] p {{display: none;}}'
-        f'{zone} button [data-testid="stMarkdownContainer"]::after {{content: "Datei auswählen";}}'
-        f'{zone} [data-testid="stFileUploaderDropzoneInstructions"] span {{display: none;}}'
-        # the chosen file's size in English notation ("23.1KB"); the page shows its own German size
-        '[data-testid="stFileChipName"] + div {display: none;}'
-        f'{zone} [data-testid="stFileUploaderDropzoneInstructions"] > div::after {{content: "{hint}"; font-size: 14px; color: rgba(26, 26, 26, 0.7);}}'
-        "</style>"
-    )
-
-
 @st.cache_data(show_spinner=False)
 def _template() -> bytes:
     """The Excel template, built once per process (only when someone clicks the button)."""
@@ -407,7 +386,6 @@ with tab_upload:
             "Importprofil", [AUTO, *saved_profiles], key="up_profile_pick",
             help="Für Dateien in einem eigenen Aufbau, deren Spalten Sie schon einmal zugeordnet haben.",
         )
-    st.markdown(_uploader_css_de(), unsafe_allow_html=True)
     uploaded = st.file_uploader(
         "Excel- oder CSV-Datei (.xlsx, .xlsm, .csv, .xls)", type=FILE_TYPES, key="up_file",
         help="Makros in .xlsm-Dateien werden nie ausgeführt. Geladen wird erst nach Ihrer Bestätigung.",
