@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml
 # 127.0.0.1 only, so a newcomer can try every page but nobody else on the network can.
 run: $(STAMP)
 	$(BIN)/kpi demo --if-empty
-	@if [ -f .streamlit/secrets.toml ]; then $(BIN)/streamlit run app.py; else \
+	@if [ -f .streamlit/secrets.toml ]; then $(BIN)/streamlit run serve.py; else \
 	  echo "Entwicklungsmodus: keine .streamlit/secrets.toml – alle Besucher sind Administrator, nur über http://127.0.0.1:8501 erreichbar."; \
-	  KPI_DEV_ROLE=admin $(BIN)/streamlit run app.py --server.address 127.0.0.1; fi
+	  KPI_DEV_ROLE=admin $(BIN)/streamlit run serve.py --server.address 127.0.0.1; fi
 
 # Debian's chromium for the real-browser tests (no downloaded browsers), DejaVu for the PDF report,
 # poppler-utils to look at PDF pages.

@@ -1,4 +1,4 @@
-"""Load test: N concurrent browser-less sessions against a real `streamlit run app.py`.
+"""Load test: N concurrent browser-less sessions against a real `streamlit run serve.py`.
 
 Starts the app on 127.0.0.1 with a temporary demo database (viewer role), then for 1, 5 and 20
 concurrent users opens one websocket session per user, exactly as the browser does
@@ -135,7 +135,7 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "kpi", "demo", "--db", str(db)], check=True, env=env,
                        cwd=ROOT, stdout=subprocess.DEVNULL)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(args.port),
+            [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(args.port),
              "--server.address", "127.0.0.1", "--server.headless", "true",
              "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "server.log", "w"))

@@ -88,7 +88,7 @@ def server(tmp_path_factory):
     port = _free_port()
     log = open(tmp / "streamlit.log", "w")  # noqa: SIM115 - closed in teardown
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

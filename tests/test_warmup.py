@@ -198,3 +198,36 @@ def test_results_of_older_data_are_dropped_when_new_ones_are_stored(fresh_db, me
         pass
     overview._memo(fresh_db, "y", None, lambda: "neu")
     assert list(memo.values()) == ["neu"]
+
+
+SERVER_START = """
+import asyncio, sys
+sys.path.insert(0, {root!r})
+import serve
+from kpi import overview
+from views._shared import get_db
+
+async def main():
+    async with serve._lifespan(serve.app) as state:
+        warmup = state["warmup"]
+        assert warmup is not None and warmup.wait_idle(120), "warm-up did not finish"
+        db = get_db()
+        key = overview._key(db, "results", None)
+        assert key in overview._MEMO, "no results in the memo"
+        print("warm", len(overview._MEMO[key]))
+
+asyncio.run(main())
+"""
+
+
+def test_server_start_warms_the_dashboards_before_anyone_visits(demo_file, tmp_path):
+    """serve.py (what `make run` starts): its lifespan hook runs the warm-up on the pages' database."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KPI_DB": str(demo_file), "KPI_WARMUP": "1"}
+    out = subprocess.run([sys.executable, "-c", SERVER_START.format(root=str(ROOT))], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[0] == "warm" and int(out.stdout.split()[1]) > 0, out.stdout
