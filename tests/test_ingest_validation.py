@@ -196,3 +196,40 @@ def test_duplicate_keys_found_across_sheets_and_spellings():
     assert dup == ["Blatt „Jan“, Zeile 2: Doppelte Zeile: derselbe Wert (Kommune, Maßnahme, Kennzahl, Zeitraum) "
                    "steht schon in Blatt „Feb“, Zeile 2; die letzte Zeile gilt"]
     assert not res.keys_unique and res.n_valid_rows == 3
+
+
+def test_duplicate_report_matches_its_sql_definition():
+    # per key, ordered by sheet name and row: every row after the first is reported with that first row
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from kpi.ingest.validate import IssueSink, _duplicates
+
+    rows = st.lists(st.tuples(st.sampled_from(["Jan", "Feb", "Ä"]), st.integers(2, 30), st.integers(0, 4)),
+                    min_size=2, max_size=40)
+
+    @settings(max_examples=200, deadline=None, derandomize=True)
+    @given(rows)
+    def prop(recs):
+        ok = pa.table({"sheet": [s for s, _, _ in recs], "row": [r for _, r, _ in recs],
+                       "k": [k for _, _, k in recs]})
+        sink = IssueSink(Issue)
+        unique = _duplicates(ok, sink, np.array([k for _, _, k in recs], dtype=np.int64))
+        expected = duckdb.sql(
+            """SELECT sheet, row, first_sheet, first_row FROM (
+                 SELECT *, first_value(row) OVER w AS first_row, first_value(sheet) OVER w AS first_sheet,
+                        row_number() OVER w AS n
+                 FROM ok WINDOW w AS (PARTITION BY k ORDER BY sheet, row))
+               WHERE n > 1 ORDER BY sheet, row""").fetchall()
+        assert unique == (not expected)
+        got = [(i.sheet, i.row, i.message) for i in sink.issues]  # at most 40 rows: no "… und N weitere"
+        want = [(s, r, f"Doppelte Zeile: derselbe Wert (Kommune, Maßnahme, Kennzahl, Zeitraum) steht schon in "
+                       f"Blatt „{fs}“, Zeile {fr}; die letzte Zeile gilt") for s, r, fs, fr in expected]
+        assert sorted(got) == sorted(want)
+        if len({(s, r) for s, r, _ in recs}) == len(recs):  # rows repeated within one row may come in any order
+            assert got == want
+
+    prop()

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -350,21 +349,19 @@ def _duplicates(ok: pa.Table, sink: IssueSink, key: np.ndarray) -> bool:
     ordered = np.sort(key)
     if not (ordered[1:] == ordered[:-1]).any():  # the usual case: every key once
         return True
-    con = duckdb.connect()
-    try:
-        con.register("ok", ok)
-        dup = con.sql(
-            """
-            SELECT * FROM (
-              SELECT *, first_value(row) OVER w AS first_row, first_value(sheet) OVER w AS first_sheet,
-                     row_number() OVER w AS n
-              FROM ok WINDOW w AS (PARTITION BY kommune, massnahme, kpi_key, period_start, gran
-                                   ORDER BY sheet, row))
-            WHERE n > 1 ORDER BY sheet, row
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
+    # per key in sheet and row order (sheet names sorted): the first row, and every later one
+    names = sorted(pc.unique(ok.column("sheet")).to_pylist())
+    sheet = A.to_numpy(pc.index_in(ok.column("sheet"), value_set=A.strings(names)))
+    row = A.to_numpy(ok.column("row"))
+    order = np.lexsort((row, sheet, key))
+    grouped = key[order]
+    first = np.r_[True, grouped[1:] != grouped[:-1]]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+    later, its_first = order[~first], order[group_start[~first]]
+    by_place = np.lexsort((row[later], sheet[later]))
+    later, its_first = A.from_numpy(later[by_place]), A.from_numpy(its_first[by_place])
+    dup = (ok.take(later).append_column("first_row", pc.take(ok.column("row"), its_first))
+           .append_column("first_sheet", pc.take(ok.column("sheet"), its_first)))
     sink.add_rows("doppelt", "warning", dup,
                   lambda r: ("Doppelte Zeile: derselbe Wert (Kommune, Maßnahme, Kennzahl, Zeitraum) steht "
                              f"schon in Blatt „{r['first_sheet']}“, Zeile {r['first_row']}; die letzte Zeile gilt"),
