@@ -406,3 +406,13 @@ def test_fast_scan_refuses_doctype():
 
     with pytest.raises(UnsafeFileError, match="DOCTYPE"):
         guard._fast_scan(b'<!-- x --><!DOCTYPE x [<!ENTITY a "b">]><c r="A1"/>', "m", "w", guard._SheetScan())
+
+
+def test_openpyxl_is_never_handed_an_upload_without_defusedxml(monkeypatch, corpus):
+    import openpyxl.xml
+
+    from kpi.ingest.read import ReadError, _openpyxl_grid
+
+    monkeypatch.setattr(openpyxl.xml, "DEFUSEDXML", False)
+    with pytest.raises(ReadError, match="defusedxml"):
+        _openpyxl_grid(corpus["valid"].read_bytes(), "gueltig.xlsx", "Daten")

@@ -35,18 +35,19 @@ import numpy as np
 
 
 def require_defusedxml() -> None:
-    """Fail if openpyxl would parse XML without defusedxml.
+    """Fail at start-up if openpyxl would parse XML without defusedxml.
 
     openpyxl uses defusedxml when it is importable and OPENPYXL_DEFUSEDXML is unset or "True"
-    (openpyxl.xml.DEFUSEDXML); the same test here, without importing openpyxl (0,2 s at start-up).
+    (openpyxl.xml.DEFUSEDXML). Checked here without importing either (start-up time); the
+    reader checks openpyxl's own flag again before it hands openpyxl an upload.
     """
-    try:
-        import defusedxml  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - depends on the installation
+    import importlib.util
+
+    if importlib.util.find_spec("defusedxml") is None:  # pragma: no cover - depends on the installation
         raise RuntimeError(
             "Das Paket „defusedxml“ fehlt. Ohne es liest openpyxl Excel-Dateien nicht sicher "
             "(XML-Bomben, externe Entitäten). Bitte installieren: pip install defusedxml"
-        ) from exc
+        )
     if os.environ.get("OPENPYXL_DEFUSEDXML", "True") != "True":
         raise RuntimeError("OPENPYXL_DEFUSEDXML schaltet defusedxml in openpyxl ab; bitte die Variable entfernen.")
 

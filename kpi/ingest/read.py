@@ -253,6 +253,11 @@ def _sheet_path(z, sheet_index: int) -> str:
 
 def _openpyxl_grid(data: bytes, file_name: str, name: str) -> Grid:
     from openpyxl import load_workbook
+    from openpyxl.xml import DEFUSEDXML
+
+    if not DEFUSEDXML:  # openpyxl parses XML safely only with defusedxml (see guard.require_defusedxml)
+        raise ReadError(f"Blatt „{name}“ in „{file_name}“ wird nicht gelesen: openpyxl arbeitet hier ohne "
+                        "defusedxml und läse die Datei nicht sicher. Bitte defusedxml installieren.")
 
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
