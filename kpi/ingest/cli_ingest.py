@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
@@ -31,38 +32,46 @@ def _profile_from_args(args, db):
 
 
 class _OpeningDatabase:
-    """The database while a worker thread opens it: the first use waits until it is open.
+    """The database while a thread opens it: the first use waits until it is open.
 
     DuckDB opens (and creates) the file without holding the GIL, so the first file's byte check
     runs meanwhile. Errors keep their order: `ready()` before any report raises what opening
     raised (e.g. the CLI's InputError for a busy database), as if the database had been opened first.
     """
 
-    def __init__(self, future):
-        self._future = future
+    def __init__(self, open_db, args):
+        self._db = self._error = None
+        self._thread = threading.Thread(target=self._open, args=(open_db, args), daemon=True)
+        self._thread.start()
+
+    def _open(self, open_db, args) -> None:
+        try:
+            self._db = open_db(args)
+        except BaseException as exc:  # handed to the main thread by ready()
+            self._error = exc
 
     def ready(self):
-        return self._future.result()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._db
 
     def __getattr__(self, name):
-        return getattr(self._future.result(), name)
+        return getattr(self.ready(), name)
 
 
 def run_ingest(args, open_db) -> int:
     """Handler of `kpi ingest`; `open_db(args)` opens the database (raises the CLI's InputError when busy)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     files = [Path(f) for f in args.files]
     for f in files:
         if not f.is_file():
             print(f"Fehler: Datei „{f}“ nicht gefunden.", file=sys.stderr)
             return EXIT_USAGE
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        db = _OpeningDatabase(pool.submit(open_db, args))
-        try:
-            return _ingest(args, files, db)
-        finally:
-            db.ready().close()  # waits for the open; raises what opening raised if it was never used
+    db = _OpeningDatabase(open_db, args)
+    try:
+        return _ingest(args, files, db)
+    finally:
+        db.ready().close()  # waits for the open; raises what opening raised if it was never used
 
 
 def _ingest(args, files: list[Path], db: _OpeningDatabase) -> int:
