@@ -44,8 +44,12 @@ def test_app_loads_files_from_the_import_folder_and_files_them(tmp_path, monkeyp
         from views._shared import get_db
 
         db = get_db()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not (inbox / "fehler" / "kaputt.csv").exists():
+        def all_filed() -> bool:  # both files moved and the report written (the watcher's last steps)
+            return ((inbox / "erledigt" / "monat.csv").exists() and (inbox / "fehler" / "kaputt.csv").exists()
+                    and bool(list((inbox / "fehler").glob("*.txt"))))
+
+        deadline = time.monotonic() + 90  # generous: a loaded 2-core machine, the watcher polls every 0,2 s
+        while time.monotonic() < deadline and not all_filed():
             time.sleep(0.2)
         values = db.query("SELECT period, value FROM v_measurement WHERE kommune = 'Cronstadt' ORDER BY 1")
         assert [v for _, v in values] == [120.0, 130.0]
