@@ -26,7 +26,7 @@ _SCRIPT = """
     if (node && node.nodeType === 3 && node.nodeValue !== text) node.nodeValue = text;
   };
   const setLabel = (el, text) => { if (el.getAttribute("aria-label") !== text) el.setAttribute("aria-label", text); };
-  const germanSize = (s) => s.replace(/^([0-9.]+)\\s*([KMG]?B)$/, (_, n, u) => n.replace(".", ",") + " " + u);
+  const germanSize = (s) => s.replace(/^([0-9.]+)\\s*([KMG]?B)$/, (_, n, u) => (u === "B" ? n.replace(/\\.0$/, "") : n).replace(".", ",") + " " + u);
   const fix = () => {
     for (const zone of document.querySelectorAll('[data-testid="stFileUploader"]')) {
       const button = zone.querySelector('[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p');
