@@ -82,16 +82,20 @@ def selection(db: Database, filters: Filters) -> Selection:
 
 
 def _massnahme_where(filters: Filters) -> tuple[str, dict]:
-    """WHERE clause on massnahme m JOIN kommune k for the Kommune/Maßnahme/Handlungsfeld filters."""
+    """WHERE clause on massnahme m JOIN kommune k for the Kommune/Maßnahme/Handlungsfeld filters.
+
+    list_contains($list, col), not col IN (SELECT unnest($list)): the subquery costs ~6 ms per
+    statement, more than the small tables it filters (same rows: NULL and no match both drop a row).
+    """
     parts, params = [], {}
     if filters.kommune:
-        parts.append("k.name IN (SELECT unnest($kommune))")
+        parts.append("list_contains($kommune, k.name)")
         params["kommune"] = list(filters.kommune)
     if filters.massnahme:
-        parts.append("m.name IN (SELECT unnest($massnahme))")
+        parts.append("list_contains($massnahme, m.name)")
         params["massnahme"] = list(filters.massnahme)
     if filters.handlungsfeld:
-        parts.append("m.handlungsfeld IN (SELECT unnest($handlungsfeld))")
+        parts.append("list_contains($handlungsfeld, m.handlungsfeld)")
         params["handlungsfeld"] = list(filters.handlungsfeld)
     return ("WHERE " + " AND ".join(parts) if parts else ""), params
 
@@ -109,7 +113,7 @@ def _measurement_filter(filters: Filters) -> tuple[list[str], dict]:
                      f"JOIN kommune k USING (kommune_id) {where})")
         params.update(p)
     elif filters.kommune:
-        parts.append("me.kommune_id IN (SELECT kommune_id FROM kommune WHERE name IN (SELECT unnest($kommune)))")
+        parts.append("me.kommune_id IN (SELECT kommune_id FROM kommune WHERE list_contains($kommune, name))")
         params["kommune"] = list(filters.kommune)
     if filters.period_from is not None:
         parts.append("me.period_start >= $period_from")
@@ -147,7 +151,7 @@ def kpi_series_many(db: Database, filters: Filters, kpis: tuple[str, ...], by: s
     parts.insert(0, "me.kpi IN (" + ", ".join(f"${n}" for n in names) + ")")
     params.update(zip(names, kpis, strict=True))
     params["kpis"] = list(kpis)
-    rules = dict(db.query("SELECT key, aggregation FROM kpi WHERE key IN (SELECT unnest($kpis))",
+    rules = dict(db.query("SELECT key, aggregation FROM kpi WHERE list_contains($kpis, key)",
                           {"kpis": list(kpis)}))
     weighted = [k for k in kpis if rules.get(k) == "wmean_fallzahl"]
     # the case-count join only when a weighted KPI is asked for: it doubles the work
@@ -180,7 +184,7 @@ def kpi_series_many(db: Database, filters: Filters, kpis: tuple[str, ...], by: s
         f", NULL::VARCHAR AS {c}" for c in ("kommune", "massnahme") if c not in group_cols)
     total_flag = f"grouping({group_cols[0]}) = 1" if group_cols else "true"
     sql = f"""
-        WITH rules AS (SELECT key AS kpi, aggregation AS rule FROM kpi WHERE key IN (SELECT unnest($kpis))),
+        WITH rules AS (SELECT key AS kpi, aggregation AS rule FROM kpi WHERE list_contains($kpis, key)),
         unit AS (
             SELECT me.kpi, {bucket} AS bucket{unit_cols},
                    sum(me.value) AS s, count(me.value) AS n, {weight_cols},
