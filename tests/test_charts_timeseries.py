@@ -196,3 +196,40 @@ def test_summary_sentence_ignores_baseline_for_a_view_before_golive():
     # (44 − 42) / 42 = +4,8 % → +5 %
     assert text == ("Ø Bearbeitungszeit: von 42\u00a0Minuten (Februar 2022) auf 44\u00a0Minuten im März 2022 "
                     "gestiegen (+5\u00a0%, eine Verschlechterung).")
+
+
+def test_series_table_without_pivot_matches_the_pivot():
+    # series start and end in different months; 'B' misses March; Gesamt is last in the data
+    a = series_frame([1.0, 2.5, 3.0, 4.0], series="A", is_total=False)
+    b = series_frame([10.0, 20.0], start="2024-02-01", series="B", is_total=False)
+    b = pd.concat([b, series_frame([40.0], start="2024-04-01", series="B", is_total=False)])
+    total = series_frame([11.0, 22.5, 3.0, 44.0])
+    for df, split in ((pd.concat([a, b, total]), "massnahme"), (pd.concat([total, b]), "kommune"),
+                      (total, "total"), (a, "total"), (total, "kommune")):
+        fast = timeseries.series_table(df, unit="Minuten", granularity="month", split=split)
+        pivot = timeseries._series_table_pivot(df.sort_values("period"), unit="Minuten", granularity="month",
+                                               split=split)
+        pd.testing.assert_frame_equal(fast, pivot)
+
+
+def test_series_table_with_a_missing_value_keeps_the_pivots_rules():
+    df = pd.concat([series_frame([1.0, None], series="A", is_total=False), series_frame([1.0, 2.0])])
+    table = timeseries.series_table(df, unit="€", granularity="month", split="kommune")
+    assert table["A"].tolist() == ["1\u00a0€", "–"]
+
+
+def test_records_match_the_json_value_of_every_cell():
+    from kpi.charts import spec
+
+    frame = pd.DataFrame({
+        "period": pd.to_datetime(["2024-01-01", "1969-12-31 23:59:59.5", "2024-03-01"], format="ISO8601"),
+        "day": [date(2024, 1, 1), None, date(2024, 2, 1)], "text": ["a", None, "c"],
+        "value": [1.5, float("nan"), float("inf")], "n": [1, 2, 3], "flag": [True, False, True],
+        "count": pd.array([1, None, 3], dtype="Int64"),
+    })
+    expected = [{c: spec._json_value(v) for c, v in zip(frame.columns, row, strict=True)}
+                for row in frame.itertuples(index=False, name=None)]
+    got = spec.records(frame)
+    assert [[type(v) for v in r.values()] for r in got] == [[type(v) for v in r.values()] for r in expected]
+    assert repr(got) == repr(expected)
+    assert got[1]["period"] == "1969-12-31T23:59:59" and got[1]["value"] is None

@@ -56,8 +56,8 @@ def format_value(value: float | None, unit: str, decimals: int | None = None, da
     return f"{fmt.number_de(value, d)}\u00a0{_DATIVE.get(unit, unit) if dative else unit}"
 
 
-def _period_labels(periods: pd.Series, granularity: str) -> pd.Series:
-    return periods.map(lambda p: fmt.period_de(p.date() if hasattr(p, "date") else p, granularity))
+def _period_labels(periods: pd.Series, granularity: str) -> list[str]:
+    return [fmt.period_de(p.date() if hasattr(p, "date") else p, granularity) for p in periods.tolist()]
 
 
 def kpi_over_time(
@@ -82,7 +82,6 @@ def kpi_over_time(
     Layers: reference_rules, baseline_band, lines, golive_marks, target_rule (each only when given).
     """
     data = _plot_rows(series)
-    data = data.assign(period_label=_period_labels(data["period"], granularity))
     n_series = data["series"].nunique()
     split_title = SPLIT_TITLE.get(split, "Reihe")
     colour = (
@@ -111,7 +110,10 @@ def kpi_over_time(
             ],
         },
     }
-    datasets = {"series": spec.records(data[["period", "series", "value", "months", "period_label"]])}
+    rows = spec.records(data[["period", "series", "value", "months"]])
+    for row, text in zip(rows, _period_labels(data["period"], granularity), strict=True):
+        row["period_label"] = text
+    datasets = {"series": rows}
     layers: list[dict] = []
     if references:
         datasets["references"] = [{"value": v, "text": t} for v, t in references]
@@ -287,6 +289,25 @@ def series_table(series: pd.DataFrame, *, unit: str, granularity: str, split: st
     if series.empty:
         return pd.DataFrame({"Zeitraum": []})
     rows = series.sort_values("period")
+    periods, labels, values = rows["period"].tolist(), rows["series"].tolist(), rows["value"].tolist()
+    cells = dict(zip(zip(periods, labels, strict=True), values, strict=True))
+    if len(cells) < len(values) or pd.isna(pd.Series(periods + labels + values, dtype=object)).any():
+        return _series_table_pivot(rows, unit=unit, granularity=granularity, split=split)
+    # one value per period and series, none missing: the pivot built from plain dicts (a pandas
+    # pivot_table costs ~8 ms per chart, more than the chart itself)
+    order = [c for c in dict.fromkeys(labels) if c != "Gesamt"]
+    if "Gesamt" in labels and (order or split == "total"):
+        order.append("Gesamt")
+    index = sorted(set(periods))
+    out = pd.DataFrame({"Zeitraum": [fmt.period_de(p.date(), granularity) for p in index]})
+    missing = float("nan")
+    for col in order:
+        out[col] = [format_value(cells.get((p, col), missing), unit) for p in index]
+    return out
+
+
+def _series_table_pivot(rows: pd.DataFrame, *, unit: str, granularity: str, split: str) -> pd.DataFrame:
+    """series_table through pandas' pivot_table: for missing values or repeated (period, series) pairs."""
     wide = rows.pivot_table(index="period", columns="series", values="value", aggfunc="first", sort=False)
     order = [c for c in dict.fromkeys(rows["series"]) if c != "Gesamt"]
     if "Gesamt" in wide.columns and (order or split == "total"):
