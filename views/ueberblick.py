@@ -14,7 +14,8 @@ page_header("Überblick", "Lohnt sich unsere Digitalisierung?")
 require_data()
 filters = filter_panel(fields=("kommune", "period"))
 kommune = kommune_or_all(filters)
-data = cached(overview.cockpit, kommune, filters.period_from, filters.period_to)
+data, (spec, summary, table) = cached(costbenefit.cockpit_with_chart, kommune, filters.period_from,
+                                     filters.period_to)
 
 if len(filters.kommune) > 1:
     st.caption("Mehrere Kommunen gewählt: die Kacheln zeigen alle Kommunen zusammen.")
@@ -43,7 +44,6 @@ for row in (data.tiles[:3], data.tiles[3:]):
     for box, t in zip(cols, row, strict=False):
         tile(box, t)
 
-spec, summary, table = cached(costbenefit.cockpit_chart, kommune, filters.period_from, filters.period_to)
 chart_block(spec, summary, table, "ueberblick_kosten_nutzen",
             title="Kosten und Nutzen über die Zeit",
             note=f"Kumuliert seit Beginn der Aufzeichnung, nicht abgezinst; die Gewinnschwelle ist der Monat, "

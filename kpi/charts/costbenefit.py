@@ -247,13 +247,19 @@ def sparkline(values: list[float], *, color: str = BENEFIT_COLOR, height: int = 
     return german(line.properties(height=height, width="container"))
 
 
-def cockpit_chart(db, kommune: str | None = None, period_from: date | None = None,
-                  period_to: date | None = None) -> tuple[dict, str, pd.DataFrame]:
-    """The Überblick's main chart as a finished Vega-Lite dict, its summary sentence and data table
-    (pages cache this by data version: building and validating the Altair chart is the slow part)."""
+def cockpit_with_chart(db, kommune: str | None = None, period_from: date | None = None,
+                       period_to: date | None = None) -> tuple:
+    """The Überblick in one call: overview.cockpit and its main chart as a finished Vega-Lite dict with
+    summary sentence and data table, from one computation of the figures (the cockpit of all Kommunen
+    takes ~100 ms at 1.000 Maßnahmen; pages cache the pair by data version)."""
     from kpi import overview
 
     c = overview.cockpit(db, kommune, period_from, period_to)
+    return c, _cockpit_chart(c, period_from)
+
+
+def _cockpit_chart(c, period_from: date | None) -> tuple[dict, str, pd.DataFrame]:
+    """The cockpit's cumulative chart, its summary sentence and table."""
     be = c.cost_benefit.break_even
     if be is not None and period_from is not None and be < period_from:
         be_marker = None  # outside the shown window; the summary still names it
