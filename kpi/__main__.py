@@ -1,5 +1,5 @@
 import sys
 
-from kpi.cli import main
+from kpi.cli import run
 
-sys.exit(main())
+sys.exit(run())

@@ -283,7 +283,7 @@ def apply_in_transaction(
         """,
         {"id": upload_id},
     )
-    _apply_current(cur, upload_id)
+    _apply_current(cur, upload_id, replaces=counts.updated + counts.deleted > 0)
     audit(cur, user, "upload", f"Upload {upload_id}: {file_name} ({counts.summary_de()})")
     counts.upload_id = int(upload_id)
     return counts
@@ -306,15 +306,17 @@ def keep_raw_file(db_path: str, sha: str, suffix: str, data: bytes) -> Path:
     return target
 
 
-def _apply_current(cur: duckdb.DuckDBPyConnection, upload_id: int) -> None:
+def _apply_current(cur: duckdb.DuckDBPyConnection, upload_id: int, replaces: bool = True) -> None:
     """Make the changed rows of `classified` current: the new upload is the newest active one
-    (ids grow and writers are serialised), so its values win without a look at the history."""
-    cur.execute(
-        f"""
-        DELETE FROM measurement c WHERE EXISTS (
-            SELECT 1 FROM classified i WHERE i.change IN ('update', 'delete') AND {key_join('c', 'i')})
-        """
-    )
+    (ids grow and writers are serialised), so its values win without a look at the history.
+    `replaces` False: `classified` has no update or delete (nothing current to remove)."""
+    if replaces:
+        cur.execute(
+            f"""
+            DELETE FROM measurement c WHERE EXISTS (
+                SELECT 1 FROM classified i WHERE i.change IN ('update', 'delete') AND {key_join('c', 'i')})
+            """
+        )
     cur.execute(
         """
         INSERT INTO measurement
@@ -616,9 +618,12 @@ def apply_payload(
     profile: str | None = None,
     n_warnings: int = 0,
     keys_unique: bool = False,
+    sha256: str | None = None,
 ) -> LoadCounts:
-    """Load a whole workbook (reference data and measurements) as one transaction."""
-    sha = sha256_bytes(raw_bytes) if raw_bytes is not None else None
+    """Load a whole workbook (reference data and measurements) as one transaction.
+
+    `sha256`: the hash of `raw_bytes` when the caller has it already (the import pipeline)."""
+    sha = sha256 or (sha256_bytes(raw_bytes) if raw_bytes is not None else None)
     with db.transaction() as cur:
         upsert_reference_data(cur, payload, user)
         frame = payload.measurements if payload.measurements is not None else FRAME_SCHEMA.empty_table()

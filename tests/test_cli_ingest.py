@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from kpi.cli import main
-from kpi.db import open_database
+from kpi.db import open_database, raw_dir
 from tests.test_ingest_layouts import make_xlsx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,6 +166,24 @@ def test_whole_process_never_shows_a_traceback(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "Fehler" in proc.stderr
+
+
+def test_ingest_process_exit_keeps_everything_written(tmp_path):
+    # `kpi` freezes its objects before the interpreter exits (kpi.cli.run): the database, the
+    # kept raw file and the printed summary must all be complete when the process has ended
+    from bench.xlsxgen import write_long_workbook
+
+    long_file = tmp_path / "lang.xlsx"
+    write_long_workbook(long_file, 3_000)
+    db_path = tmp_path / "k.duckdb"
+    proc = subprocess.run([sys.executable, "-m", "kpi", "ingest", str(long_file), "--db", str(db_path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "3.000 neu" in proc.stdout
+    with open_database(db_path) as db:
+        assert db.query("SELECT count(*) FROM measurement")[0][0] == 3000
+        assert db.query("SELECT count(*) FROM measurement_history")[0][0] == 3000
+    assert len(list(raw_dir(db_path).iterdir())) == 1
 
 
 def test_ingest_process_needs_neither_pandas_nor_openpyxl(tmp_path):

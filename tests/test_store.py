@@ -91,7 +91,7 @@ def test_none_value_deletes_and_is_undoable(fresh_db):
 
 
 def test_failure_mid_load_leaves_nothing(fresh_db, monkeypatch):
-    def boom(cur, upload_id):
+    def boom(cur, upload_id, **kwargs):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(store, "_apply_current", boom)

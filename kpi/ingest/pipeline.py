@@ -244,4 +244,5 @@ def commit(db, result: IngestResult, *, partial: bool = False, user: str = "unbe
     return store.apply_payload(
         db, result.payload, file_name=result.file_name, user=user, raw_bytes=result.raw,
         profile=result.profile_name, n_warnings=len(result.warnings), keys_unique=result.keys_unique,
+        sha256=result.sha256,
     )
