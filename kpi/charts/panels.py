@@ -182,10 +182,9 @@ RANKING_BARS = 20  # bars a projector can show legibly
 
 def ranking_panel(db: Database, kommune: str | None = None) -> Panel:
     """Nutzwertanalyse: weighted score (0–10) per Maßnahme as ranked bars, with the sensitivity sentence as note."""
-    from kpi.metrics.qualitative import ranking_sensitivity, utility_ranking
+    from kpi.metrics.qualitative import ranking_with_sensitivity
 
-    ranking = utility_ranking(db, kommune)
-    sens = ranking_sensitivity(db, kommune)
+    ranking, sens = ranking_with_sensitivity(db, kommune)
     title = "Rangfolge nach Nutzwert"
     done = ranking.dropna(subset=["score"])
     if done.empty:

@@ -151,10 +151,13 @@ def _ranking(score_df: pd.DataFrame, w: dict[str, float]) -> pd.DataFrame:
     return df.sort_values(["rank", "kommune", "massnahme"], na_position="last", kind="stable").reset_index(drop=True)
 
 
+def _weight_map(db: Database) -> dict[str, float]:
+    return dict(zip(*[weights(db)[c] for c in ("name", "weight_pct")], strict=True))
+
+
 def utility_ranking(db: Database, kommune: str | None = None) -> pd.DataFrame:
     """Return kommune, massnahme, score (0–10, None when a weighted criterion lacks a score), rank, missing_de."""
-    w = dict(zip(*[weights(db)[c] for c in ("name", "weight_pct")], strict=True))
-    return _ranking(scores(db, kommune), w)
+    return _ranking(scores(db, kommune), _weight_map(db))
 
 
 def shifted_weights(w: dict[str, float], points: float = SENSITIVITY_POINTS) -> tuple[str, dict[str, float]]:
@@ -172,15 +175,26 @@ def shifted_weights(w: dict[str, float], points: float = SENSITIVITY_POINTS) -> 
 
 def ranking_sensitivity(db: Database, kommune: str | None = None) -> RankingSensitivity:
     """Check whether the ranking holds when the heaviest weight drops by 10 points (rule in the module doc)."""
-    w = dict(zip(*[weights(db)[c] for c in ("name", "weight_pct")], strict=True))
+    return ranking_with_sensitivity(db, kommune)[1]
+
+
+def ranking_with_sensitivity(db: Database, kommune: str | None = None) -> tuple[pd.DataFrame, RankingSensitivity]:
+    """utility_ranking and ranking_sensitivity from one read of the weights and scores (and one ranking)."""
+    w = _weight_map(db)
     sc = scores(db, kommune)
+    ranking = _ranking(sc, w)
+    return ranking, _sensitivity(sc, w, ranking)
+
+
+def _sensitivity(sc: pd.DataFrame, w: dict[str, float], ranking: pd.DataFrame) -> RankingSensitivity:
+    """ranking_sensitivity of scores `sc` under weights `w`, whose ranking (_ranking(sc, w)) is given."""
     empty = pd.DataFrame(columns=["kommune", "massnahme", "rank_before", "rank_after", "score_before",
                                   "score_after"])
     if len(w) < 2 or sc.empty:
         return RankingSensitivity(True, "Keine Prüfung möglich: weniger als zwei Kriterien oder keine "
                                   "Bewertungen.", empty)
     heaviest, w2 = shifted_weights(w)
-    before = _ranking(sc, w).set_index(["kommune", "massnahme"])
+    before = ranking.set_index(["kommune", "massnahme"])
     after = _ranking(sc, w2).set_index(["kommune", "massnahme"])
     both = before[["rank", "score"]].join(
         after[["rank", "score"]].rename(columns={"rank": "rank_after", "score": "score_after"}))
