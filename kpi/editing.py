@@ -268,6 +268,13 @@ def plan_edit(
                     n_new=n_new, n_changed=n_changed, n_deleted=n_deleted)
 
 
+def plan_unchanged(db: Database, series: Series, today: date) -> EditPlan:
+    """plan_edit of the stored table against itself: what the editor shows before any edit (its
+    warnings); pages cache it per data version instead of comparing 100s of rows on every rerun."""
+    original = load_series(db, series)
+    return plan_edit(series, original, original, kpi_info(db, series.kpi), today)
+
+
 def _frame_row(series: Series, key: tuple[date, str], value: float | None, note: str | None) -> dict:
     return {
         "kommune": series.kommune, "massnahme": series.massnahme, "kpi": series.kpi,
@@ -312,6 +319,17 @@ def uploads_de(uploads: pd.DataFrame) -> pd.DataFrame:
             ],
         }
     )
+
+
+def upload_history_de(db: Database) -> pd.DataFrame:
+    """uploads_de of the whole upload history (cached per data version by the page)."""
+    return uploads_de(store.list_uploads(db))
+
+
+def value_history_table_de(db: Database, kommune: str, massnahme: str | None, kpi: str,
+                           period_start: date) -> pd.DataFrame:
+    """value_history_de of one value's versions (cached per data version by the page)."""
+    return value_history_de(store.value_history(db, kommune, massnahme, kpi, period_start))
 
 
 def value_history_de(history: pd.DataFrame) -> pd.DataFrame:

@@ -62,6 +62,16 @@ def test_unchanged_table_plans_nothing(db):
     assert p.n_rows == 0 and not p.can_save and p.errors == []
 
 
+def test_unchanged_plan_is_the_plan_of_the_stored_table_against_itself(db):
+    store.apply(db, frame([("Musterstadt", "E-Akte", "fallzahl", "2025-07", 40.0)]), file_name="x.xlsx",
+                user="lotse")
+    unchanged = editing.plan_unchanged(db, SERIES, TODAY)
+    p = plan(db, editing.load_series(db, SERIES))
+    assert unchanged.warnings == p.warnings == ["Zeile 4 (Juli 2025): Der Zeitraum liegt in der Zukunft."]
+    assert (unchanged.errors, unchanged.n_rows, unchanged.can_save) == (p.errors, p.n_rows, p.can_save)
+    pd.testing.assert_frame_equal(unchanged.frame, p.frame)
+
+
 def test_changed_and_added_rows_become_a_frame_of_only_those_rows(db):
     edited = table([
         ("Januar 2024", 10.0, None),

@@ -261,6 +261,8 @@ def test_editor_saves_an_editor_upload_that_can_be_rolled_back(page, db_path):
     page.selectbox(key="ed_kommune").set_value("Teststadt").run()
     page.selectbox(key="ed_massnahme").set_value("E-Akte").run()
     page.selectbox(key="ed_kpi").set_value("fallzahl").run()
+    page.selectbox(key="ed_hist_period").set_value("Februar 2024").run()
+    assert page.dataframe[-2].value["Wert"].tolist() == ["130"]  # cached until the next save
     editor = _editor(page)
     assert editor.value["Zeitraum"].tolist() == ["Januar 2024", "Februar 2024"]
     page.session_state[editor.key] = {

@@ -4,6 +4,7 @@ with rollback, and a small editor for single values."""
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -478,7 +479,9 @@ with tab_edit:
             # a new key per series and data version: edits never carry over to other values
             key=f"ed_table_{store.sha256_bytes(series.label_de().encode())[:10]}_{data_version()}",
         )
-        plan = editing.plan_edit(series, original, edited, info)
+        # before any edit the table equals the stored one: the plan (its warnings) is cached then
+        plan = (cached(editing.plan_unchanged, series, date.today()) if edited.equals(original)
+                else editing.plan_edit(series, original, edited, info))
         for e in plan.errors:
             st.error(e)
         for w in plan.warnings:
@@ -496,8 +499,9 @@ with tab_edit:
             with st.expander("Verlauf eines Wertes anzeigen"):
                 period_text = st.selectbox("Zeitraum", original["Zeitraum"].tolist(), key="ed_hist_period")
                 period = parse_period(period_text)
-                hist = cached(store.value_history, series.kommune, series.massnahme, series.kpi, period[0])
-                st.dataframe(editing.value_history_de(hist), hide_index=True, width="stretch")
+                hist = cached(editing.value_history_table_de, series.kommune, series.massnahme, series.kpi,
+                              period[0])
+                st.dataframe(hist, hide_index=True, width="stretch")
 
 
 # ---------------------------------------------------------------- 3. history, rollback
@@ -535,7 +539,7 @@ with tab_history:
     else:
         small = st.column_config.NumberColumn(width="small")
         st.dataframe(
-            editing.uploads_de(uploads), hide_index=True, width="stretch",
+            cached(editing.upload_history_de), hide_index=True, width="stretch",
             column_config={c: small for c in ("Nr.", "Zeilen", "neu", "geändert", "unverändert", "Warnungen")},
         )
         active = uploads[uploads["status"] == "active"]
