@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -289,18 +290,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> int:
-    """Entry of the `kpi` process (console script and `python -m kpi`): main(), then exit fast.
+    """Entry of the `kpi` process (console script and `python -m kpi`): main(), then a fast exit.
 
-    The interpreter's last garbage collection at exit walks every object numpy, pyarrow and
-    DuckDB created on import: 60-100 ms of a `kpi ingest` run. Once main() has returned (output
-    printed, database closed) those objects are frozen (gc.freeze), so the exit skips that walk;
-    the operating system frees the memory anyway. Not in main(): tests call it in-process.
+    After the exit handlers, the interpreter frees every object numpy, pyarrow and DuckDB made
+    on import: 60-100 ms of a `kpi ingest` run, for memory the operating system frees anyway.
+    `_end_process` is registered first, so it runs last of the exit handlers (they run in reverse
+    order: e.g. the export temp folder is still removed, logging still flushed); it flushes
+    the standard streams and ends the process with main()'s exit code. Output, the database (closed
+    by each command) and files are complete by then. main() itself stays a plain function for
+    in-process callers (tests).
     """
-    import gc
+    import atexit
 
-    code = main()
-    gc.freeze()
-    return code
+    code: list[int] = []
+    atexit.register(_end_process, code)
+    code.append(main())
+    return code[0]
+
+
+def _end_process(code: list[int]) -> None:
+    if not code:  # main() did not return (e.g. --help ends with SystemExit): the usual teardown
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (kpi uploads | head): nothing left to say
+            pass
+    os._exit(code[0])
 
 
 if __name__ == "__main__":

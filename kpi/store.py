@@ -27,6 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from kpi.db import Database, audit, raw_dir
+from kpi.ingest import compute as pc
 
 FRAME_COLUMNS = ("kommune", "massnahme", "kpi", "period_start", "granularity", "value", "note")
 
@@ -103,7 +104,8 @@ def to_arrow(frame) -> pa.Table:
     cols = []
     for field in FRAME_SCHEMA:
         if field.name in table.column_names:
-            cols.append(table.column(field.name).cast(field.type))
+            col = table.column(field.name)
+            cols.append(col if col.type == field.type else pc.cast(col, field.type))
         else:
             cols.append(pa.nulls(table.num_rows, field.type))
     return pa.Table.from_arrays(cols, schema=FRAME_SCHEMA)

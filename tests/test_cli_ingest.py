@@ -169,7 +169,7 @@ def test_whole_process_never_shows_a_traceback(tmp_path):
 
 
 def test_ingest_process_exit_keeps_everything_written(tmp_path):
-    # `kpi` freezes its objects before the interpreter exits (kpi.cli.run): the database, the
+    # `kpi` ends the process without the interpreter's teardown (kpi.cli.run): the database, the
     # kept raw file and the printed summary must all be complete when the process has ended
     from bench.xlsxgen import write_long_workbook
 
@@ -180,10 +180,31 @@ def test_ingest_process_exit_keeps_everything_written(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "3.000 neu" in proc.stdout
+    assert proc.stderr == ""  # nothing from extension modules' teardown either
     with open_database(db_path) as db:
         assert db.query("SELECT count(*) FROM measurement")[0][0] == 3000
         assert db.query("SELECT count(*) FROM measurement_history")[0][0] == 3000
     assert len(list(raw_dir(db_path).iterdir())) == 1
+
+
+def test_fast_exit_runs_exit_handlers_and_keeps_the_exit_code(tmp_path):
+    # handlers registered while a command runs (e.g. removing the export temp folder) still run,
+    # buffered output is flushed, and the exit code is main()'s
+    marker = tmp_path / "handler-ran"
+    code = (
+        "import atexit, sys\n"
+        "from kpi import cli\n"
+        "def fake_main():\n"
+        f"    atexit.register(lambda: open({str(marker)!r}, 'w').write('ja'))\n"
+        "    sys.stdout.write('ohne Zeilenende')\n"
+        "    return 1\n"
+        "cli.main = fake_main\n"
+        "sys.exit(cli.run())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stdout == "ohne Zeilenende"
+    assert marker.read_text() == "ja"
 
 
 def test_ingest_process_needs_neither_pandas_nor_openpyxl(tmp_path):

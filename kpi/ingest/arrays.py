@@ -108,7 +108,7 @@ _NUMPY_OF = {pa.int8(): np.dtype(np.int8), pa.int16(): np.dtype(np.int16), pa.in
 
 def distinct_rows(table: pa.Table, keys: list[str]) -> pa.Table:
     """The first row of each distinct combination of `keys` (nulls compare equal), in table order."""
-    import pyarrow.compute as pc
+    from kpi.ingest import compute as pc
 
     if table.num_rows == 0:
         return table.select(keys)
@@ -117,4 +117,4 @@ def distinct_rows(table: pa.Table, keys: list[str]) -> pa.Table:
         col = table.column(name)
         codes.append(to_numpy(pc.index_in(col, value_set=pc.unique(col), skip_nulls=False)))
     _, first = np.unique(np.stack(codes, axis=1), axis=0, return_index=True)
-    return table.select(keys).take(from_numpy(np.sort(first)))
+    return pc.take(table.select(keys), from_numpy(np.sort(first)))

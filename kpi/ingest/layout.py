@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kpi.ingest import arrays as A
+from kpi.ingest import compute as pc
 from kpi.ingest.parse import (
     ambiguous_mask,
     col_index,
@@ -298,7 +298,7 @@ def _col(grid: Grid, c: int | None, start: int, n: int) -> pa.Array:
     arr = grid.columns[c].slice(start, n)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    return pc.utf8_trim_whitespace(arr.cast(pa.string()))
+    return pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
 
 
 def _const(value: str | None, n: int) -> pa.Array:
@@ -388,5 +388,5 @@ def _part(grid, rows, common, kpi, period, vtext, values, missing, bad, letter, 
         "c_kpi": _const(c_kpi, n), "c_period": _const(c_period, n), "c_value": _const(c_value, n),
     }, schema=RECORD_SCHEMA)
     if keep is not None:
-        t = t.filter(keep)
+        t = pc.filter(t, keep)
     return t

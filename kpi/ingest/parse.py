@@ -16,9 +16,9 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kpi.ingest import arrays as A
+from kpi.ingest import compute as pc
 
 MONTH = "month"
 QUARTER = "quarter"
@@ -146,7 +146,7 @@ def parse_periods(arr: pa.Array) -> tuple[pa.Array, pa.Array]:
 
     Each distinct text is parsed once (period columns repeat few values), then mapped back.
     """
-    arr = arr.cast(pa.string()) if arr.type != pa.string() else arr
+    arr = pc.cast(arr, pa.string()) if arr.type != pa.string() else arr
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     uniq = pc.unique(arr)
@@ -197,7 +197,7 @@ def number_status(arr: pa.Array, *, decimal: str = "excel", numeric_mask: pa.Arr
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if arr.type != pa.string():
-        arr = arr.cast(pa.string())
+        arr = pc.cast(arr, pa.string())
     fast = fast_numbers(arr, decimal, numeric_mask)
     if fast is not None:
         return fast
@@ -251,7 +251,7 @@ def fast_numbers(arr: pa.Array, decimal: str, numeric_mask):
 
 def ambiguous_mask(arr: pa.Array) -> pa.Array:
     """Cells like `1.234` that mean 1234 as German text but 1.234 as an Excel number rendered as text."""
-    s = _clean(pc.utf8_trim_whitespace(arr.cast(pa.string())))
+    s = _clean(pc.utf8_trim_whitespace(pc.cast(arr, pa.string())))
     return pc.fill_null(pc.match_substring_regex(s, _AMBIGUOUS_RE), A.FALSE)
 
 
@@ -310,7 +310,7 @@ def fold(text) -> str:
 
 def fold_array(arr: pa.Array) -> pa.Array:
     """Vectorised `fold`."""
-    s = pc.utf8_lower(pc.utf8_trim_whitespace(arr.cast(pa.string())))
+    s = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(arr, pa.string())))
     for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
         s = pc.replace_substring(s, a, b)
     return pc.replace_substring_regex(s, r"[^a-z0-9%€]+", "")

@@ -12,10 +12,10 @@ import logging
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kpi import store
 from kpi.fmt import number_de
+from kpi.ingest import compute as pc
 from kpi.ingest import layout as lay
 from kpi.ingest.guard import UnsafeFileError
 from kpi.ingest.read import ReadError, open_book

@@ -22,9 +22,9 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kpi.ingest import arrays as A
+from kpi.ingest import compute as pc
 
 
 class ReadError(ValueError):

@@ -14,11 +14,11 @@ from datetime import date
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kpi import catalog as cat
 from kpi.fmt import number_de, period_de
 from kpi.ingest import arrays as A
+from kpi.ingest import compute as pc
 from kpi.ingest.parse import fold, fold_array, parse_periods
 from kpi.store import FRAME_SCHEMA
 
@@ -94,7 +94,7 @@ class IssueSink:
         if table.num_rows == 0:
             return
         for sheet in pc.unique(table.column("sheet")).to_pylist():
-            part = table.filter(pc.equal(table.column("sheet"), A.string(sheet)))
+            part = pc.filter(table, pc.equal(table.column("sheet"), A.string(sheet)))
             head = part.slice(0, MAX_PER_KIND).to_pylist()
             for r in head:
                 letter = r.get(col_field) if col_field else None
@@ -115,7 +115,7 @@ class IssueSink:
 def _keep(table: pa.Table, mask) -> pa.Table:
     """Rows where mask is true; the table itself (no copy) when all are kept (large clean files)."""
     mask = _mask(mask)
-    return table if pc.all(mask).as_py() else table.filter(mask)
+    return table if pc.all(mask).as_py() else pc.filter(table, mask)
 
 
 def _mask(x) -> pa.Array:
@@ -167,8 +167,8 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
         if pc.any(hit).as_py():
             total = pc.or_(total, _per_row(rec, name, hit))
     # a wide totals row has one record per period: report the row once
-    totals = A.distinct_rows(rec.filter(total), ["sheet", "row"])
-    totals = totals.sort_by([("sheet", "ascending"), ("row", "ascending")])
+    totals = A.distinct_rows(pc.filter(rec, total), ["sheet", "row"])
+    totals = pc.take(totals, pc.sort_indices(totals, sort_keys=[("sheet", "ascending"), ("row", "ascending")]))
     sink.add_rows("Summenzeile", "warning", totals,
                   lambda r: "Summenzeile übersprungen (Summen berechnet das Programm selbst).", None)
     rec = _keep(rec, pc.invert(total))
@@ -200,7 +200,7 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
     def error(kind, mask, message, col_field):
         nonlocal err_any
         mask = _mask(mask)
-        sink.add_rows(kind, "error", rec.filter(mask), message, col_field)
+        sink.add_rows(kind, "error", pc.filter(rec, mask), message, col_field)
         err_any = pc.or_(err_any, mask)
 
     error("keine Zahl", rec.column("value_bad"),
@@ -233,7 +233,7 @@ def validate(rec: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date | Non
                                             f"(höchstens {MAX_NAME_CHARS}); steht hier ein Text statt eines Namens?",
               col)
 
-    n_error_rows = _count_rows(rec.filter(err_any))
+    n_error_rows = _count_rows(pc.filter(rec, err_any))
     ok = _keep(rec, pc.invert(err_any))
     keys_unique = _warnings(ok, kpis, sink, today, _Keys(keys, period_starts, period_grans)) if ok.num_rows else True
     frame = pa.table({
@@ -312,23 +312,23 @@ def _warnings(ok: pa.Table, kpis: KpiCatalog, sink: IssueSink, today: date, keys
         return (f"Wert {number_de(r['value'], 2 if r['value'] % 1 else 0)} liegt außerhalb des üblichen "
                 f"Bereichs von „{info.label}“ ({rng}); bitte prüfen")
 
-    sink.add_rows("außerhalb des Bereichs", "warning", ok.filter(out), range_text, "c_value")
+    sink.add_rows("außerhalb des Bereichs", "warning", pc.filter(ok, out), range_text, "c_value")
     # future periods
     fut = pc.greater(ok.column("period_start"), A.date32(today))
-    sink.add_rows("Zukunft", "warning", ok.filter(_mask(fut)),
+    sink.add_rows("Zukunft", "warning", pc.filter(ok, _mask(fut)),
                   lambda r: f"Zeitraum {period_de(r['period_start'], r['gran'])} liegt in der Zukunft", "c_period")
     # unit differing from the KPI's unit
     if pc.any(pc.is_valid(ok.column("unit"))).as_py():
         want = pc.take(A.strings([fold(kpis.by_key[k].unit) for k in key_list]), idx)
         have = fold_array(ok.column("unit"))
         differs = pc.and_(pc.is_valid(have), pc.not_equal(have, want))
-        cand = ok.filter(_mask(differs))
+        cand = pc.filter(ok, _mask(differs))
         if cand.num_rows:
             def same(a, b):
                 return any(a in s and b in s for s in _UNIT_SAME.values())
             bad = [not same(fold(u), fold(kpis.by_key[k].unit))
                    for u, k in zip(cand.column("unit").to_pylist(), cand.column("kpi_key").to_pylist(), strict=True)]
-            sink.add_rows("Einheit", "warning", cand.filter(A.bools(bad)),
+            sink.add_rows("Einheit", "warning", pc.filter(cand, A.bools(bad)),
                           lambda r: f"Einheit „{r['unit']}“ passt nicht zu „{kpis.by_key[r['kpi_key']].label}“ "
                                     f"(erwartet: {kpis.by_key[r['kpi_key']].unit}); der Wert wird unverändert übernommen",
                           None)
@@ -378,10 +378,10 @@ def _online_above_total(ok: pa.Table, sink: IssueSink, place: np.ndarray, kpi_co
     is_total = kpi_code == key_list.index("fallzahl")
     if not is_online.any() or not is_total.any():
         return
-    online, total = ok.filter(A.from_numpy(is_online)), ok.filter(A.from_numpy(is_total))
+    online, total = pc.filter(ok, A.from_numpy(is_online)), pc.filter(ok, A.from_numpy(is_total))
     pos = pc.index_in(A.from_numpy(place[is_online]), value_set=A.from_numpy(place[is_total]))
     fall = pc.take(total.column("value"), pos)
-    over = online.append_column("fall_value", fall).filter(_mask(pc.greater(online.column("value"), fall)))
+    over = pc.filter(online.append_column("fall_value", fall), _mask(pc.greater(online.column("value"), fall)))
     sink.add_rows("online über Fallzahl", "warning", over,
                   lambda r: (f"Online-Fälle ({number_de(r['value'])}) sind mehr als alle Fälle "
                              f"({number_de(r['fall_value'])}) im selben Zeitraum; bitte prüfen"), "c_value")
