@@ -15,16 +15,17 @@ import tempfile
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
-from fpdf.fonts import FontFace
 
 from kpi import catalog
 from kpi.db import Database, audit_now, latest_upload_time
 from kpi.filters import Filters
 from kpi.fmt import date_de, datetime_de, eur_de, month_de, number_de, pct_de
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
@@ -151,19 +152,29 @@ def _label(r, data: dict) -> str:
 
 # ---------------------------------------------------------------- PDF
 
-class _Pdf(FPDF):
-    footer_left = ""
+def _new_pdf(footer_left: str) -> FPDF:
+    """An A4 page set-up whose footer reads `footer_left` and the page number.
 
-    def footer(self) -> None:
-        self.set_y(-13)
-        self.set_font("DejaVu", "", 8)
-        self.set_text_color(*MUTED)
-        self.cell(0, 5, self.footer_left, align="L")
-        self.set_x(self.l_margin)
-        self.cell(0, 5, f"Seite {self.page_no()} von {{nb}}", align="R")
+    fpdf is imported here, not with the module: it takes ~0,5 s, and the Daten & Export page
+    imports this module for the file name on its first render.
+    """
+    from fpdf import FPDF
+
+    class _Pdf(FPDF):
+        def footer(self) -> None:
+            self.set_y(-13)
+            self.set_font("DejaVu", "", 8)
+            self.set_text_color(*MUTED)
+            self.cell(0, 5, footer_left, align="L")
+            self.set_x(self.l_margin)
+            self.cell(0, 5, f"Seite {self.page_no()} von {{nb}}", align="R")
+
+    return _Pdf(orientation="P", unit="mm", format="A4")
 
 
-def _heading(pdf: _Pdf, text: str, size: int = 14) -> None:
+def _heading(pdf: FPDF, text: str, size: int = 14) -> None:
+    from fpdf.enums import XPos, YPos
+
     if pdf.get_y() > pdf.h - 50:
         pdf.add_page()
     pdf.ln(3)
@@ -174,7 +185,9 @@ def _heading(pdf: _Pdf, text: str, size: int = 14) -> None:
     pdf.ln(1.5)
 
 
-def _para(pdf: _Pdf, text: str, size: float = 10, color=INK) -> None:
+def _para(pdf: FPDF, text: str, size: float = 10, color=INK) -> None:
+    from fpdf.enums import XPos, YPos
+
     pdf.set_font("DejaVu", "", size)
     pdf.set_text_color(*color)
     pdf.multi_cell(0, size * 0.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
@@ -186,7 +199,7 @@ def _rows_height(rows: Sequence[tuple[str, str]], size: float) -> float:
     return lines * size * 0.5 + len(rows) * 2.6
 
 
-def _kv_table(pdf: _Pdf, rows: Sequence[tuple[str, str]], widths=(62, 112), size: float = 9.5) -> None:
+def _kv_table(pdf: FPDF, rows: Sequence[tuple[str, str]], widths=(62, 112), size: float = 9.5) -> None:
     """A two-column table (label, value) with thin rules, kept on one page when it fits on one."""
     needed = _rows_height(rows, size)
     if pdf.get_y() + needed > pdf.h - pdf.b_margin and needed < pdf.h - 60:
@@ -202,7 +215,7 @@ def _kv_table(pdf: _Pdf, rows: Sequence[tuple[str, str]], widths=(62, 112), size
             row.cell(value)
 
 
-def _tiles(pdf: _Pdf, tiles: list[tuple[str, str, str]]) -> None:
+def _tiles(pdf: FPDF, tiles: list[tuple[str, str, str]]) -> None:
     """Big headline numbers in boxes: (label, figure, small note)."""
     gap = 4
     w = (pdf.w - pdf.l_margin - pdf.r_margin - gap * (len(tiles) - 1)) / len(tiles)
@@ -297,7 +310,9 @@ def build_pdf(db: Database, filters: Filters, user: str = "unbekannt",
     kommune_text = ", ".join(filters.kommune) or (
         ", ".join(sorted({r.kommune for r in results})) if results else "alle Kommunen")
 
-    pdf = _Pdf(orientation="P", unit="mm", format="A4")
+    from fpdf.enums import XPos, YPos
+
+    pdf = _new_pdf(f"KPI-Cockpit · {kommune_text} · Stand: {date_de(stand) if stand else '–'}")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(18, 16, 18)
     pdf.add_font("DejaVu", "", str(fonts[""]))
@@ -308,7 +323,6 @@ def build_pdf(db: Database, filters: Filters, user: str = "unbekannt",
     pdf.set_author(user)
     pdf.set_creator("KPI-Cockpit")
     pdf.set_creation_date(datetime.now().astimezone())
-    pdf.footer_left = f"KPI-Cockpit · {kommune_text} · Stand: {date_de(stand) if stand else '–'}"
     pdf.add_page()
 
     # title block
@@ -367,7 +381,9 @@ def build_pdf(db: Database, filters: Filters, user: str = "unbekannt",
     return pdf_bytes, pdf.pages_count
 
 
-def _overview_table(pdf: _Pdf, results, data) -> None:
+def _overview_table(pdf: FPDF, results, data) -> None:
+    from fpdf.fonts import FontFace
+
     pdf.set_font("DejaVu", "", 8.5)
     pdf.set_text_color(*INK)
     pdf.set_draw_color(*LINE)
@@ -389,7 +405,9 @@ def _overview_table(pdf: _Pdf, results, data) -> None:
             row.cell(r.payback_text_de)
 
 
-def _method_box(pdf: _Pdf, parameters, total) -> None:
+def _method_box(pdf: FPDF, parameters, total) -> None:
+    from fpdf.enums import XPos, YPos
+
     if pdf.get_y() > pdf.h - 110:
         pdf.add_page()
     _heading(pdf, "Methode")

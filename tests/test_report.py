@@ -138,3 +138,13 @@ def test_cli_report_writes_pdf_and_reports_pages(demo_file, tmp_path, capsys):
     assert "E-Akte Bauamt" in text and "Online-Antrag Wohngeld" not in text
     assert main(["report", "--db", str(demo_file), "--out", str(tmp_path / "nope" / "x.pdf")]) == 1
     assert "existiert nicht" in capsys.readouterr().err
+
+
+def test_importing_the_module_leaves_fpdf_for_the_first_pdf():
+    # Daten & Export imports kpi.report on its first render; fpdf takes ~0,5 s to import
+    import subprocess
+    import sys
+
+    code = "import sys, kpi.report; print('fpdf' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
