@@ -245,4 +245,22 @@ def test_streamlit_chrome_speaks_german(server, browser, tmp_path):
     _wait_done(page, "Online-Quote")
     assert page.get_by_role("button", name="Hilfe zu Nettonutzen bisher").count() == 1
     assert page.locator('button[aria-label^="Help for"]').count() == 0
+    # the toolbar over a table, its tooltip, the sidebar button and an empty select box
+    page.goto(f"{server}/daten_export")
+    _wait_done(page, "Export")
+    page.locator('[data-testid="stDataFrame"]').first.hover()
+    toolbar = page.locator('[data-testid="stElementToolbar"]').first
+    download = toolbar.get_by_role("button", name="Als CSV herunterladen")
+    download.wait_for(timeout=10_000)
+    for name in ("Spalten ein-/ausblenden", "Suchen", "Vollbild"):
+        assert toolbar.get_by_role("button", name=name).count() == 1, name
+    download.hover()
+    page.locator('[data-testid="stTooltipContent"]', has_text="Als CSV herunterladen").wait_for(timeout=10_000)
+    assert page.locator('[aria-label="Seitenleiste einklappen"]').count() == 1  # shown on hover
+    assert page.locator('input[placeholder="Bitte wählen"]').count() >= 1
+    english = page.evaluate(
+        "names => [...document.querySelectorAll('[aria-label], [placeholder]')].map(e => e.getAttribute('aria-label')"
+        " || e.getAttribute('placeholder')).filter(t => names.includes(t))",
+        ["Download as CSV", "Search", "Fullscreen", "Show/hide columns", "Collapse sidebar", "Choose an option"])
+    assert english == []
     ctx.close()
