@@ -845,7 +845,6 @@ class Drill:
     chart_summary: str
     chart_table: pd.DataFrame
     success: pd.DataFrame  # success_display rows (with the kpi key column)
-    explanation_tables: dict = field(default_factory=dict)  # figure key -> explanation_rows
 
 
 def drilldown(db: Database, kommune: str, massnahme: str) -> Drill:
@@ -861,5 +860,4 @@ def drilldown(db: Database, kommune: str, massnahme: str) -> Drill:
         chart = costbenefit.cumulative_chart(series, be)
         summary = costbenefit.cumulative_summary_de(series, be, massnahme)
         table = costbenefit.cumulative_table(series)
-    return Drill(result, chart, summary, table, success_display(success.kpi_success(db, kommune, massnahme)),
-                 {key: explanation_rows(ex) for key, ex in result.explanations.items()})
+    return Drill(result, chart, summary, table, success_display(success.kpi_success(db, kommune, massnahme)))

@@ -48,7 +48,7 @@ def how_computed(key: str) -> None:
         return
     with st.expander("Wie berechnet?"):
         st.markdown(ex.formula_de)
-        rows = drill.explanation_tables[key]
+        rows = overview.explanation_rows(ex)
         if not rows.empty:
             st.dataframe(rows, hide_index=True, width="stretch", key=f"expl_{key}")
         if ex.parameter_versions:
