@@ -145,19 +145,21 @@ def kpi_series_many(db: Database, filters: Filters, kpis: tuple[str, ...], by: s
         raise ValueError(f"unknown granularity {granularity!r} or split {by!r}")
     if not kpis:
         return _empty_series()
-    parts, params = _measurement_filter(filters)
+    scope, params = _measurement_filter(filters)
     # a constant IN list (values bound as $k0, $k1, …) is pushed into the scan; a subquery is not
     names = [f"k{i}" for i in range(len(kpis))]
-    parts.insert(0, "me.kpi IN (" + ", ".join(f"${n}" for n in names) + ")")
+    parts = ["me.kpi IN (" + ", ".join(f"${n}" for n in names) + ")", *scope]
     params.update(zip(names, kpis, strict=True))
     params["kpis"] = list(kpis)
     rules = dict(db.query("SELECT key, aggregation FROM kpi WHERE list_contains($kpis, key)",
                           {"kpis": list(kpis)}))
     weighted = [k for k in kpis if rules.get(k) == "wmean_fallzahl"]
-    # the case-count join only when a weighted KPI is asked for: it doubles the work
-    weight_join = """
-            LEFT JOIN (SELECT kommune_id, massnahme_id, period_start, granularity, value FROM measurement
-                       WHERE kpi = 'fallzahl') w
+    # the case-count join only when a weighted KPI is asked for: it doubles the work. The scope
+    # conditions (Kommune, Maßnahme, period) hold for the case counts too: they are on the join keys,
+    # and without them the join would hash the case counts of every Kommune.
+    weight_join = f"""
+            LEFT JOIN (SELECT me.kommune_id, me.massnahme_id, me.period_start, me.granularity, me.value
+                       FROM measurement me WHERE {" AND ".join(["me.kpi = 'fallzahl'", *scope])}) w
                  ON list_contains($weighted, me.kpi)
                  AND w.kommune_id = me.kommune_id AND coalesce(w.massnahme_id, -1) = coalesce(me.massnahme_id, -1)
                  AND w.period_start = me.period_start AND w.granularity = me.granularity""" if weighted else ""
