@@ -295,9 +295,7 @@ def series_table(series: pd.DataFrame, *, unit: str, granularity: str, split: st
         return _series_table_pivot(rows, unit=unit, granularity=granularity, split=split)
     # one value per period and series, none missing: the pivot built from plain dicts (a pandas
     # pivot_table costs ~8 ms per chart, more than the chart itself)
-    order = [c for c in dict.fromkeys(labels) if c != "Gesamt"]
-    if "Gesamt" in labels and (order or split == "total"):
-        order.append("Gesamt")
+    order = _table_columns(labels, "Gesamt" in labels, split)
     index = sorted(set(periods))
     out = pd.DataFrame({"Zeitraum": [fmt.period_de(p.date(), granularity) for p in index]})
     missing = float("nan")
@@ -306,12 +304,18 @@ def series_table(series: pd.DataFrame, *, unit: str, granularity: str, split: st
     return out
 
 
+def _table_columns(labels, has_total: bool, split: str) -> list[str]:
+    """Series columns in order of appearance, 'Gesamt' last (alone only for the total view)."""
+    order = [c for c in dict.fromkeys(labels) if c != "Gesamt"]
+    if has_total and (order or split == "total"):
+        order.append("Gesamt")
+    return order
+
+
 def _series_table_pivot(rows: pd.DataFrame, *, unit: str, granularity: str, split: str) -> pd.DataFrame:
     """series_table through pandas' pivot_table: for missing values or repeated (period, series) pairs."""
     wide = rows.pivot_table(index="period", columns="series", values="value", aggfunc="first", sort=False)
-    order = [c for c in dict.fromkeys(rows["series"]) if c != "Gesamt"]
-    if "Gesamt" in wide.columns and (order or split == "total"):
-        order.append("Gesamt")
+    order = _table_columns(rows["series"], "Gesamt" in wide.columns, split)
     wide = wide[order].sort_index()
     out = pd.DataFrame({"Zeitraum": [fmt.period_de(p.date(), granularity) for p in wide.index]})
     for col in order:
