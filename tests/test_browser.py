@@ -222,6 +222,38 @@ def test_sitzung_keyboard_navigation(server, browser):
     ctx.close()
 
 
+def _hover_toolbar_button(page, table, button, tooltip, tries: int = 6) -> None:
+    """Hover a table, then the button of its element toolbar, until the button's tooltip shows.
+
+    The toolbar appears on hover and slides in over the element above the table; Playwright's own
+    hover() scrolls and re-aims while it moves, which can leave the pointer on the element above
+    (the toolbar then hides again). So: centre the table once, hover it, wait until the button
+    holds still, move the pointer onto the button's centre and check it is the button under it.
+    """
+    table.evaluate("e => e.scrollIntoView({block: 'center'})")
+    for _ in range(tries):
+        box = table.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        try:
+            button.wait_for(state="visible", timeout=5_000)
+        except Exception:  # noqa: BLE001 - the toolbar did not appear on this try
+            continue
+        page.wait_for_timeout(300)  # the toolbar's fade/slide-in
+        b = button.bounding_box()
+        x, y = b["x"] + b["width"] / 2, b["y"] + b["height"] / 2
+        page.mouse.move(x, y)
+        on_button = button.evaluate("(e, p) => e.contains(document.elementFromPoint(p[0], p[1]))", [x, y])
+        if on_button:
+            try:
+                tooltip.wait_for(timeout=5_000)
+                return
+            except Exception:  # noqa: BLE001 - tooltip not shown on this try
+                pass
+        page.mouse.move(0, 0)
+        page.wait_for_timeout(200)
+    raise AssertionError("the toolbar button's tooltip did not appear")
+
+
 def test_streamlit_chrome_speaks_german(server, browser, tmp_path):
     """Streamlit's uploader and help buttons have no locale: views/_i18n.py puts German texts in."""
     csv = tmp_path / "werte.csv"
@@ -248,14 +280,13 @@ def test_streamlit_chrome_speaks_german(server, browser, tmp_path):
     # the toolbar over a table, its tooltip, the sidebar button and an empty select box
     page.goto(f"{server}/daten_export")
     _wait_done(page, "Export")
-    page.locator('[data-testid="stDataFrame"]').first.hover()
+    table = page.locator('[data-testid="stDataFrame"]').first
     toolbar = page.locator('[data-testid="stElementToolbar"]').first
     download = toolbar.get_by_role("button", name="Als CSV herunterladen")
-    download.wait_for(timeout=10_000)
+    tooltip = page.locator('[data-testid="stTooltipContent"]', has_text="Als CSV herunterladen")
+    _hover_toolbar_button(page, table, download, tooltip)
     for name in ("Spalten ein-/ausblenden", "Suchen", "Vollbild"):
         assert toolbar.get_by_role("button", name=name).count() == 1, name
-    download.hover()
-    page.locator('[data-testid="stTooltipContent"]', has_text="Als CSV herunterladen").wait_for(timeout=10_000)
     assert page.locator('[aria-label="Seitenleiste einklappen"]').count() == 1  # shown on hover
     assert page.locator('input[placeholder="Bitte wählen"]').count() >= 1
     english = page.evaluate(
