@@ -374,3 +374,31 @@ def test_a_pickled_result_keeps_its_explanations_but_not_the_shared_context(demo
     copy = pickle.loads(pickle.dumps(r))
     assert copy._explain_ctx is None and copy._plan is None  # st.cache_data stores no other Maßnahme's sources
     assert copy.to_json(detail=True) == r.to_json(detail=True)
+
+
+def test_budget_figures_from_other_savings_when_paper_is_not_computable(fresh_db):
+    # "P": paper pages after go-live but no paper baseline → paper saving not computable; the
+    # budget-effective figures then rest on the other savings alone (and one Maßnahme without any
+    # values is computed in the same run, between the others)
+    rows = [(A, "P", "kosten_investition_eur", "2023-12", 1000.0),
+            (A, "P", "papier_seiten", "2024-01", 400.0), (A, "P", "papier_seiten", "2024-02", 300.0),
+            (A, "P", "einsparung_sonstige_eur", "2024-01", 200.0),
+            (A, "P", "einsparung_sonstige_eur", "2025-03", 900.0),
+            (A, "Z", "kosten_betrieb_eur", "2024-05", 50.0)]
+    load(fresh_db, [(A, "P", "2024-01", "mittel"), (A, "Ohne Werte", "2024-01", "mittel"),
+                    (A, "Z", "2024-01", "mittel")], rows)
+    by = {r.massnahme: r for r in engine.compute_all(fresh_db, discount_rate=0.05)}
+    p = by["P"]
+    assert p.paper_saving_eur is None and any("Papierersparnis nicht berechenbar" in x for x in p.not_computable)
+    assert p.benefits_budget_eur == 1100.0  # 200 + 900, other savings only
+    # yearly budget net: 2023: −1000 | 2024: 200 | 2025: 900 → −1000 + 200/1.05 + 900/1.05² = −1000 + 190.4762 + 816.3265
+    assert p.npv_budget_eur == pytest.approx(6.8027, abs=1e-4)
+    assert p.npv_budget_eur == pytest.approx(npf.npv(0.05, [-1000, 200, 900]))
+    # cumulative discounted net: −1000 (12/2023), −809.52 (01/2024) … +6.80 from 03/2025 on
+    assert p.payback_month_budget == date(2025, 3, 1)
+    # the total counts what is computable: no processing-time data (0), other savings 1100
+    assert (p.benefits_eur, p.npv_eur) == (1100.0, p.npv_budget_eur)
+    empty = by["Ohne Werte"]
+    assert (empty.costs_eur, empty.first_year, empty.yearly, empty.npv_budget_eur) == (0.0, None, [], 0.0)
+    z = by["Z"]
+    assert (z.costs_eur, z.npv_eur, z.net_benefit_eur) == (50.0, -50.0, -50.0)

@@ -99,3 +99,57 @@ def test_irr_many_on_zeros_at_both_ends_and_mixed_lengths():
              [-5.0, 10.5, 1.0, -8.0, 1.0], [1.0, 2.0], [-100.0, 0.0, 0.0, 74.0], [0.0, 0.0]]
     assert engine.irr_many(flows) == [engine.irr(f) for f in flows]
     assert engine.irr_many([[-100.0, 39.0, 59.0, 55.0, 20.0]])[0] == float(npf.irr([-100, 39, 59, 55, 20]))
+
+
+segment = st.lists(st.tuples(st.sampled_from([0.0, 0.0, 1.5, 250.0, 1e5]), st.sampled_from([0.0, 0.0, 3.25, 900.0])),
+                   min_size=1, max_size=40)
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(st.lists(st.tuples(segment, st.integers(2015 * 12, 2030 * 12)), min_size=1, max_size=12), rates)
+def test_cashflows_of_many_segments_are_cashflow_of_each_bit_for_bit(segments, rate):
+    """compute_all takes every Maßnahme's cash flow from one vectorised call: the same figures, to the bit,
+    as cashflow() of each Maßnahme alone (all-zero segments, months before the first cost, relapses)."""
+    months = np.concatenate([np.arange(m0, m0 + len(vals)) for vals, m0 in segments])
+    costs = np.array([c for vals, _ in segments for c, _ in vals])
+    benefits = np.array([b for vals, _ in segments for _, b in vals])
+    lengths = np.array([len(vals) for vals, _ in segments])
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    many = engine.cashflows(starts, ends, months, costs, benefits, rate)
+    for j, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        one, got = engine.cashflow(months[s:e], costs[s:e], benefits[s:e], rate), many.get(j)
+        assert (got.first_year, got.npv, got.pv_costs, got.pv_benefits, got.payback_month) == \
+            (one.first_year, one.npv, one.pv_costs, one.pv_benefits, one.payback_month)
+        assert got.years.tolist() == one.years.tolist()
+        assert got.costs.tolist() == one.costs.tolist() and got.benefits.tolist() == one.benefits.tolist()
+
+
+def test_compute_all_figures_are_the_scalar_formulas_on_each_series(demo_db):
+    """The per-Maßnahme sums and cash flows of compute_all (vectorised over Maßnahmen) recomputed
+    from each result's own monthly series, one Maßnahme at a time."""
+    results = engine.compute_all(demo_db)
+    assert len(results) >= 5
+    for r in results:
+        s = r.series
+        after = s["after"]
+        assert r.costs_eur == pytest.approx(float(np.sum(s["costs"])), rel=1e-12, abs=1e-9)
+        assert r.other_saving_eur == pytest.approx(float(np.sum(s["other"])), rel=1e-12, abs=1e-9)
+        assert r.investment_eur == pytest.approx(
+            float(np.sum(s["costs"][~after])) + float(np.sum(s["invest"][after])), rel=1e-12, abs=1e-9)
+        if r.paper_saving_eur is not None:
+            assert r.paper_saving_eur == pytest.approx(float(np.sum(s["paper"])), rel=1e-12, abs=1e-9)
+        if r.time_saving_eur is not None:
+            time = s["time_wage"] + s["time_material"]
+            assert r.time_saving_eur == pytest.approx(float(np.sum(time)), rel=1e-12, abs=1e-9)
+        for total, key, npv_v, payback in ((r.benefits_eur, "benefits", r.npv_eur, r.payback_month),
+                                           (r.benefits_budget_eur, "benefits_budget", r.npv_budget_eur,
+                                            r.payback_month_budget)):
+            if total is None:
+                continue
+            cf = engine.cashflow(s["month_idx"], s["costs"], s[key], r.discount_rate)
+            assert (npv_v, payback) == (cf.npv if cf.npv is not None else 0.0, cf.payback_month)
+        if r.benefits_eur is not None and r.first_year is not None:
+            cf = engine.cashflow(s["month_idx"], s["costs"], s["benefits"], r.discount_rate)
+            assert [y["benefits_eur"] for y in r.yearly] == cf.benefits.tolist()
+            assert [y["costs_eur"] for y in r.yearly] == cf.costs.tolist()

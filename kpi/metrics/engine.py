@@ -423,8 +423,8 @@ class Cashflow:
     pv_costs: float
     pv_benefits: float
     payback_month: date | None
-    cum_net: np.ndarray  # monthly, undiscounted
-    cum_net_discounted: np.ndarray  # monthly, discounted by the year factor
+    cum_net: np.ndarray | None  # monthly, undiscounted (None from cashflows())
+    cum_net_discounted: np.ndarray | None  # monthly, discounted by the year factor (None from cashflows())
 
 
 def cashflow(month_idx: np.ndarray, costs: np.ndarray, benefits: np.ndarray, rate: float) -> Cashflow:
@@ -472,6 +472,95 @@ def cashflow(month_idx: np.ndarray, costs: np.ndarray, benefits: np.ndarray, rat
         cum_net=cum_net,
         cum_net_discounted=cum_disc,
     )
+
+
+_NO_CASHFLOW = Cashflow(None, np.array([], dtype=int), np.array([]), np.array([]), None, 0.0, 0.0, None,
+                        np.array([]), np.array([]))
+
+
+@dataclass
+class _Cashflows:
+    """cashflow() of many cash flows at once, stored flat; one segment per Maßnahme (see cashflows())."""
+
+    active: list[bool]
+    first_year: list[int]
+    year_off: list[int]  # where each segment's yearly sums start in costs / benefits
+    n_years: list[int]
+    costs: np.ndarray  # yearly K_t of all segments, one after the other
+    benefits: np.ndarray
+    npv: list[float]
+    pv_costs: list[float]
+    pv_benefits: list[float]
+    payback: list[int]  # month index, −1: not paid back
+
+    def get(self, j: int) -> Cashflow:
+        """Segment j's Cashflow (without the monthly cumulative series, which nothing reads here)."""
+        if not self.active[j]:
+            return _NO_CASHFLOW
+        o, n, y0 = self.year_off[j], self.n_years[j], self.first_year[j]
+        pb = self.payback[j]
+        return Cashflow(y0, np.arange(y0, y0 + n), self.costs[o:o + n], self.benefits[o:o + n], self.npv[j],
+                        self.pv_costs[j], self.pv_benefits[j], None if pb < 0 else _int_to_month(pb),
+                        None, None)
+
+
+def cashflows(starts: np.ndarray, ends: np.ndarray, month_idx: np.ndarray, costs: np.ndarray,
+              benefits: np.ndarray, rate: float) -> _Cashflows:
+    """cashflow() of each segment [starts[j], ends[j]) of the monthly arrays, vectorised over segments.
+
+    The segments are consecutive, non-empty and cover the arrays; within a segment the months ascend.
+    Every figure is the result of the same operations on the same values as in cashflow(), so the
+    same bits: yearly sums by one bincount over all segments (sequential per year, as per segment),
+    the running sums and present values per segment (np.add.reduceat groups its sums differently
+    from ndarray.sum and would change the last bit).
+    """
+    costs = np.nan_to_num(np.asarray(costs, dtype=float))
+    benefits = np.nan_to_num(np.asarray(benefits, dtype=float))
+    month_idx = np.asarray(month_idx, dtype=np.int64)
+    n_rows, n_seg = len(month_idx), len(starts)
+    if n_seg == 0:
+        e: list = []
+        return _Cashflows(e, e, e, e, np.array([]), np.array([]), e, e, e, e)
+    seg = np.repeat(np.arange(n_seg), ends - starts)
+    pos = np.arange(n_rows)
+    active = (costs != 0) | (benefits != 0)
+    none = np.iinfo(np.int64).max
+    first_active = np.minimum.reduceat(np.where(active, pos, none), starts)
+    seg_active = first_active != none
+    years_m = month_idx // 12
+    first_year = np.where(seg_active, years_m[np.where(seg_active, first_active, 0)], 0)
+    n_years = np.where(seg_active, years_m[ends - 1] - first_year + 1, 0)
+    year_off = np.cumsum(n_years) - n_years
+    t = years_m - first_year[seg]
+    keep = (t >= 0) & seg_active[seg]
+    slot = year_off[seg[keep]] + t[keep]
+    total_years = int(n_years.sum())
+    yearly_costs = np.bincount(slot, weights=costs[keep], minlength=total_years)
+    yearly_benefits = np.bincount(slot, weights=benefits[keep], minlength=total_years)
+    # dynamic payback: the month after the last one with a negative cumulative discounted net
+    t_lo = int(t.min())  # the factor of each distinct t once (t ranges over a few dozen years)
+    discounted = (benefits - costs) * ((1.0 + rate) ** (-np.arange(t_lo, int(t.max()) + 1).astype(float)))[t - t_lo]
+    cum = np.empty(n_rows)
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        np.cumsum(discounted[s:e], out=cum[s:e])  # one running sum per segment, as cashflow() does
+    last_negative = np.maximum.reduceat(np.where(cum < -1e-9, pos, -1), starts)
+    paid = seg_active & (cum[ends - 1] >= -1e-9)
+    at = np.where(last_negative >= 0, last_negative + 1, np.where(seg_active, first_active, 0))
+    payback = np.where(paid, month_idx[np.minimum(at, n_rows - 1)], -1)
+    # present values per segment
+    t_year = np.arange(total_years) - np.repeat(year_off, n_years)
+    divisors = (1 + rate) ** t_year
+    net_pv, costs_pv, benefits_pv = ((yearly_benefits - yearly_costs) / divisors, yearly_costs / divisors,
+                                     yearly_benefits / divisors)
+    npv_, pv_c, pv_b = [0.0] * n_seg, [0.0] * n_seg, [0.0] * n_seg
+    offsets, lengths = year_off.tolist(), n_years.tolist()
+    for j in np.flatnonzero(seg_active).tolist():  # ndarray.sum per segment: the bits of cashflow()
+        sl = slice(offsets[j], offsets[j] + lengths[j])
+        npv_[j] = float(net_pv[sl].sum(axis=0))
+        pv_c[j] = float(costs_pv[sl].sum(axis=0))
+        pv_b[j] = float(benefits_pv[sl].sum(axis=0))
+    return _Cashflows(seg_active.tolist(), first_year.tolist(), offsets, lengths, yearly_costs, yearly_benefits,
+                      npv_, pv_c, pv_b, payback.tolist())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -767,36 +856,104 @@ def compute_all(db: Database, kommune: str | None = None, discount_rate: float |
 
     ids = mon["massnahme_id"].to_numpy()
     bounds = np.flatnonzero(np.diff(ids)) + 1
-    starts = np.concatenate([[0], bounds]) if len(ids) else np.array([], dtype=int)
-    ends = np.concatenate([bounds, [len(ids)]]) if len(ids) else np.array([], dtype=int)
-    slices = {int(ids[s]): (int(s), int(e)) for s, e in zip(starts, ends, strict=True)}
+    starts = np.concatenate([[0], bounds]).astype(np.int64) if len(ids) else np.array([], dtype=np.int64)
+    ends = np.concatenate([bounds, [len(ids)]]).astype(np.int64) if len(ids) else np.array([], dtype=np.int64)
+    segment = {int(m): j for j, m in enumerate(ids[starts].tolist())}
     cols = {c: _col(mon, c) for c in (
-        "month_idx", "cases", "minutes", "pages", "paper_eur", "hours_saved", "time_wage_part_eur",
-        "time_material_part_eur", "time_saving_eur", "paper_saving_eur", "other_saving_eur",
-        "invest_eur", "running_eur", "costs_eur", "wage", "wage_pid", "cpp_pid", "material_pid",
-        "material_before_pid", "cost_per_page", "paper0", "time_wage0", "time_material0", "hours0",
+        "month_idx", "cases", "minutes", "pages", "paper_eur", "time_saving_eur", "paper_saving_eur",
+        "other_saving_eur", "invest_eur", "running_eur", "costs_eur", "wage", "wage_pid", "cpp_pid",
+        "material_pid", "material_before_pid", "paper0", "time_wage0", "time_material0", "hours0",
         "benefits_all", "benefits_budget")}
     cols["after"] = mon["after"].to_numpy(dtype=bool)
-    for c in ("time_saving_eur", "hours_saved", "paper_saving_eur"):  # what np.nansum would sum
-        cols[c + "_nz"] = np.where(np.isnan(cols[c]), 0.0, cols[c])
+    stats = _segment_stats(cols, starts)
     used_time = ~np.isnan(cols["time_saving_eur"])
     used_pages = ~np.isnan(cols["paper_saving_eur"])
     pids = {c: _ids_per_segment(ids, cols[c], used) for c, used in (
         ("wage_pid", used_time), ("material_pid", used_time), ("material_before_pid", used_time),
         ("cpp_pid", used_pages))}
+    months = cols["month_idx"].astype(np.int64)
+    flows = {name: cashflows(starts, ends, months, cols["costs_eur"], cols[col], rate)
+             for name, col in (("all", "benefits_all"), ("budget", "benefits_budget"))}
+    series_cols = ("costs_eur", "benefits_all", "benefits_budget", "running_eur", "invest_eur", "paper0",
+                   "other_saving_eur", "time_wage0", "time_material0", "hours0", "cases", "minutes", "wage",
+                   "after")
+    starts_l, ends_l = starts.tolist(), ends.tolist()
 
-    results, flows = [], []
+    results, irr_flows = [], []
     for row in sel.itertuples():
         mid = int(row.massnahme_id)
-        s, e = slices.get(mid, (0, 0))
-        arrays = {k: v[s:e] for k, v in cols.items()}
-        res, irr_flows = _one_result(row, arrays, rate, rate_version, fte_version, versions,
-                                     base_by, src, plan_by.get(mid), {c: p.get(mid, []) for c, p in pids.items()})
+        j = segment.get(mid)
+        if j is None:  # no monthly values at all
+            arrays = {c: cols[c][:0] for c in series_cols}
+            seg_stats, seg_flows = _NO_STATS, dict.fromkeys(flows, _NO_CASHFLOW)
+            arrays["month_idx"] = months[:0]
+        else:
+            s, e = starts_l[j], ends_l[j]
+            arrays = {c: cols[c][s:e] for c in series_cols}
+            arrays["month_idx"] = months[s:e]
+            seg_stats = {k: v[j] for k, v in stats.items()}
+            seg_flows = {name: f.get(j) for name, f in flows.items()}
+        res, flow = _one_result(row, arrays, seg_stats, seg_flows, rate, rate_version, fte_version, versions,
+                                base_by, src, plan_by.get(mid), {c: p.get(mid, []) for c, p in pids.items()})
         results.append(res)
-        flows.append(irr_flows)
-    for res, value in zip(results, irr_many(flows), strict=True):
+        irr_flows.append(flow)
+    for res, value in zip(results, irr_many(irr_flows), strict=True):
         res.irr = value
     return results
+
+
+# per-segment counts and sums that _one_result reads (see _segment_stats)
+_NO_STATS = {"n": 0, "n_after": 0, "any_value": 0, "time_after": 0, "time_cases": 0, "time_wage": 0,
+             "time_gaps": 0, "paper_after": 0, "paper_gaps": 0, "time_saving": 0.0, "hours": 0.0,
+             "paper_saving": 0.0, "other_saving": 0.0, "costs": 0.0, "investment": 0.0,
+             "benefits_after": 0.0, "running_after": 0.0}
+
+
+def _segment_stats(a: dict[str, np.ndarray], starts: np.ndarray) -> dict[str, list]:
+    """Counts and sums per Maßnahme (segment) over the dense monthly columns, in one pass per column.
+
+    np.add.reduceat sums each segment; its pairwise grouping can differ from np.sum's in the last
+    bit (relative 1e-16), far below a cent. `after` is a suffix of each segment (months ascend).
+    """
+    if not len(starts):
+        return {k: [] for k in _NO_STATS}
+    after = a["after"]
+    has = {c: ~np.isnan(a[c]) for c in ("minutes", "cases", "wage", "pages", "paper_eur")}
+    time_after = after & has["minutes"]
+    paper_after = after & (has["pages"] | has["paper_eur"])
+
+    def count(mask: np.ndarray) -> list[int]:
+        return np.add.reduceat(mask, starts, dtype=np.int64).tolist()
+
+    def total(x: np.ndarray) -> list[float]:
+        return np.add.reduceat(x, starts).tolist()
+
+    def nz(x: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(x), 0.0, x)
+
+    costs = a["costs_eur"]
+    n = np.diff(np.append(starts, len(after))).tolist()
+    return {
+        "n": n,
+        "n_after": count(after),
+        "any_value": count(has["minutes"] | has["pages"] | has["paper_eur"]),
+        "time_after": count(time_after),
+        "time_cases": count(time_after & has["cases"]),
+        "time_wage": count(time_after & has["wage"]),
+        "time_gaps": count(after & np.isnan(a["time_saving_eur"])),
+        "paper_after": count(paper_after),
+        "paper_gaps": count((paper_after & np.isnan(a["paper_saving_eur"])) | (after & ~paper_after)),
+        "time_saving": total(nz(a["time_saving_eur"])),
+        "hours": total(a["hours0"]),
+        "paper_saving": total(a["paper0"]),
+        "other_saving": total(a["other_saving_eur"]),
+        "costs": total(costs),
+        # one-off investment for the static payback: every cost before the go-live month plus
+        # investment costs from it on (project staff before go-live is part of the investment)
+        "investment": total(np.where(after, a["invest_eur"], costs)),
+        "benefits_after": total(np.where(after, a["benefits_all"], 0.0)),
+        "running_after": total(np.where(after, a["running_eur"], 0.0)),
+    }
 
 
 def _rows(df: pd.DataFrame) -> list:
@@ -843,13 +1000,15 @@ def _versions_de(versions: dict[int, params_mod.ParameterVersion], ids: list[int
     return "; ".join(versions[i].source_de for i in ids if i in versions) or "kein Parameter"
 
 
-def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_version, versions,
-                base_by: dict, src: dict, plan: list[dict] | None,
+def _one_result(row, a: dict[str, np.ndarray], st: dict, flows: dict[str, Cashflow], rate: float, rate_version,
+                fte_version, versions, base_by: dict, src: dict, plan: list[dict] | None,
                 pids: dict[str, list[int]]) -> tuple[MassnahmeResult, np.ndarray | None]:
+    """One Maßnahme's result from its monthly arrays `a`, its counts and sums `st` (_segment_stats) and
+    its cash flows over all benefits ('all') and the budget-effective ones ('budget')."""
     mid = int(row.massnahme_id)
     golive = _date(row.golive_date)
     after = a["after"]
-    n = len(a["month_idx"])
+    n = st["n"]
     reasons: list[str] = []
     notes: list[str] = []
 
@@ -869,58 +1028,51 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
                            "und kein ausdrücklicher Ausgangswert"))
 
     # components: None = not computable (with a reason), 0.0 = nothing to claim
-    time_after = after & ~np.isnan(a["minutes"])
     if golive is None:
         time_saving = paper_saving = None
         hours = None
-        if n and (np.any(~np.isnan(a["minutes"])) or np.any(~np.isnan(a["pages"]))
-                  or np.any(~np.isnan(a["paper_eur"]))):
+        if st["any_value"]:
             reasons.append("Kein Go-live-Datum hinterlegt: Papier- und Zeitersparnis sind nicht "
                            "berechenbar (es ist unklar, welche Monate „vorher“ und „nachher“ sind).")
     else:
         # processing time
-        if not time_after.any():
+        if not st["time_after"]:
             time_saving, hours = 0.0, 0.0
         elif binfo["bearbeitungszeit_min"].value is None:
             time_saving = hours = None
             reasons.append("Zeitersparnis nicht berechenbar: kein Ausgangswert der Bearbeitungszeit ("
                            + binfo["bearbeitungszeit_min"].reason_de + ").")
-        elif np.all(np.isnan(a["cases"][time_after])):
+        elif not st["time_cases"]:
             time_saving = hours = None
             reasons.append("Zeitersparnis nicht berechenbar: nach dem Go-live sind keine Fallzahlen erfasst.")
-        elif np.all(np.isnan(a["wage"][time_after])):
+        elif not st["time_wage"]:
             time_saving = hours = None
             reasons.append("Zeitersparnis nicht berechenbar: für die Laufbahn ist kein Lohnkostensatz "
                            "hinterlegt.")
         else:
-            time_saving = float(np.sum(a["time_saving_eur_nz"]))
-            hours = float(np.sum(a["hours_saved_nz"]))
-            gaps = int(np.sum(after & np.isnan(a["time_saving_eur"])))
+            time_saving, hours = st["time_saving"], st["hours"]
+            gaps = st["time_gaps"]
             if gaps:
                 notes.append(f"Zeitersparnis: {gaps} Monat{'e' if gaps != 1 else ''} nach dem Go-live ohne "
                              "Fallzahl oder Bearbeitungszeit – dort ist keine Ersparnis angesetzt.")
         # paper
-        paper_after = after & (~np.isnan(a["pages"]) | ~np.isnan(a["paper_eur"]))
-        if not paper_after.any():
+        if not st["paper_after"]:
             paper_saving = 0.0
         elif binfo["papier_kosten_eur"].value is None and binfo["papier_seiten"].value is None:
             paper_saving = None
             reasons.append("Papierersparnis nicht berechenbar: kein Ausgangswert für Papierkosten oder "
                            "Seiten (" + binfo["papier_seiten"].reason_de + ").")
         else:
-            paper_saving = float(np.sum(a["paper_saving_eur_nz"]))
-            gaps = int(np.sum(paper_after & np.isnan(a["paper_saving_eur"])) +
-                       np.sum(after & ~paper_after))
+            paper_saving = st["paper_saving"]
+            gaps = st["paper_gaps"]
             if gaps:
                 notes.append(f"Papierersparnis: {gaps} Monat{'e' if gaps != 1 else ''} nach dem Go-live ohne "
                              "passenden Papierwert – dort ist keine Ersparnis angesetzt.")
-    other_saving = float(np.sum(a["other_saving_eur"])) if n else 0.0
+    other_saving = st["other_saving"]
 
     costs_m = a["costs_eur"]
-    costs = float(np.sum(costs_m)) if n else 0.0
-    # one-off investment for the static payback: every cost before the go-live month plus
-    # investment costs from it on (project staff before go-live is part of the investment)
-    investment = (float(np.sum(costs_m[~after])) + float(np.sum(a["invest_eur"][after]))) if n else 0.0
+    costs = st["costs"]
+    investment = st["investment"]
     budget_parts = [paper_saving, other_saving]
     all_parts = [paper_saving, time_saving, other_saving]
     # a total exists when at least one component is computable or nothing was to be claimed
@@ -929,23 +1081,22 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
     benefits_budget = None if (paper_saving is None and other_saving == 0.0) else \
         float(sum(p for p in budget_parts if p is not None))
 
+    # (where the paper saving is not computable, its monthly values are all NaN, so the budget
+    # column holds the other savings alone)
     m_all = a["benefits_all"]
     m_budget = a["benefits_budget"]
-    if paper_saving is None:
-        m_budget = a["other_saving_eur"].copy()
-    months = a["month_idx"].astype(int)
+    months = a["month_idx"]
 
-    def metrics(total, monthly):
+    def metrics(total, cf):
         if total is None:
             return None, None, None, None, None, None
-        cf = cashflow(months, costs_m, monthly, rate)
         net_b = total - costs
         roi_v = net_b / costs if costs > 0 else None
         bcr_v = cf.pv_benefits / cf.pv_costs if cf.pv_costs > 0 else None
         return cf, net_b, roi_v, (cf.npv if cf.npv is not None else 0.0), bcr_v, cf.payback_month
 
-    cf, net, roi_v, npv_v, bcr_v, payback = metrics(benefits, m_all)
-    cfb, net_b, roi_b, npv_b, _, payback_b = metrics(benefits_budget, m_budget)
+    cf, net, roi_v, npv_v, bcr_v, payback = metrics(benefits, flows["all"])
+    cfb, net_b, roi_b, npv_b, _, payback_b = metrics(benefits_budget, flows["budget"])
     if costs == 0:
         notes.append("Keine Kosten erfasst: ROI und Nutzen-Kosten-Verhältnis sind nicht berechenbar "
                      "(Division durch null).")
@@ -954,9 +1105,9 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
 
     # static payback: investment / mean annual net saving after go-live
     static_pb = None
-    n_after = int(after.sum())
+    n_after = st["n_after"]
     if benefits is not None and n_after > 0:
-        annual_net = (float(np.sum(m_all[after])) - float(np.sum(a["running_eur"][after]))) / n_after * 12
+        annual_net = (st["benefits_after"] - st["running_after"]) / n_after * 12
         if annual_net > 0:
             static_pb = investment / annual_net
     fte = None
@@ -997,11 +1148,12 @@ def _one_result(row, a: dict[str, np.ndarray], rate: float, rate_version, fte_ve
         yb = {}
         if cfb is not None and cfb.first_year is not None:
             yb = dict(zip(cfb.years.tolist(), cfb.benefits.tolist(), strict=True))
-        for i, y in enumerate(cf.years.tolist()):
+        for i, (y, c, b) in enumerate(zip(cf.years.tolist(), cf.costs.tolist(), cf.benefits.tolist(),
+                                          strict=True)):
             yearly.append({
-                "year": y, "t": i, "costs_eur": float(cf.costs[i]), "benefits_eur": float(cf.benefits[i]),
+                "year": y, "t": i, "costs_eur": c, "benefits_eur": b,
                 "benefits_budget_eur": float(yb.get(y, 0.0)),
-                "net_eur": float(cf.benefits[i] - cf.costs[i]),
+                "net_eur": b - c,
                 "discount_factor": float((1 + rate) ** -i),
                 "months": months_in(y),
             })
