@@ -721,12 +721,14 @@ def _lookup(params: pd.DataFrame, keys, key_index: np.ndarray | None, day: np.nd
 _LONG_COLS = ("invest", "running", "personnel", "cases", "minutes", "pages", "paper_eur", "other")  # = ENGINE_KPIS
 
 
-def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Return (selection, dense monthly frame with savings columns, baselines) for the selected Maßnahmen.
+def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, dict[str, np.ndarray], pd.DataFrame]:
+    """Return (selection, dense monthly columns with savings, baselines) for the selected Maßnahmen.
 
     DuckDB delivers the long monthly values (spread, de-duplicated); numpy pivots them onto a dense
-    month axis per Maßnahme (first to last month with data) and looks up the parameter version in
-    force in each month.
+    month axis per Maßnahme (first to last month with data; Maßnahmen by ascending id, one segment
+    each) and looks up the parameter version in force in each month. The columns are numpy arrays
+    of equal length ("massnahme_id", "month_idx", the KPI columns of _LONG_COLS, parameters,
+    baselines and the savings of _add_savings).
     """
     sel = _selection(db, kommune, massnahme)
     base = baselines(db, kommune, massnahme, BASELINE_KPIS)
@@ -739,21 +741,26 @@ def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, pd.D
     kk = np.asarray(long["k"], dtype=np.int64)
     mi = np.asarray(long["month_idx"], dtype=np.int64)
     val = np.asarray(long["value"], dtype=float)
-    ids = np.unique(mid)
-    pos = np.searchsorted(ids, mid)
-    span = pd.Series(mi).groupby(pos).agg(["min", "max"])  # pos covers 0 … len(ids) − 1
-    lo = span["min"].to_numpy(dtype=np.int64)
-    hi = span["max"].to_numpy(dtype=np.int64)
+    if len(mid) and int(mid.max()) <= 4 * len(mid) + 100_000:
+        # group by Maßnahme through a table over the ids (a sequence): no sort, no hashing of 1M rows
+        present = np.bincount(mid) > 0
+        ids = np.flatnonzero(present)
+        pos = (np.cumsum(present) - 1)[mid]
+    else:
+        ids, pos = np.unique(mid, return_inverse=True)
+    lo = np.full(len(ids), np.iinfo(np.int64).max)
+    hi = np.full(len(ids), np.iinfo(np.int64).min)
+    np.minimum.at(lo, pos, mi)
+    np.maximum.at(hi, pos, mi)
     length = hi - lo + 1
     offset = (np.cumsum(length) - length).astype(np.int64)
     total = int(length.sum()) if len(ids) else 0
-    matrix = np.full((total, len(ENGINE_KPIS)), np.nan)
-    matrix[offset[pos] + (mi - lo[pos]), kk] = val
+    matrix = np.full((len(ENGINE_KPIS), total), np.nan)
+    matrix[kk, offset[pos] + (mi - lo[pos])] = val
     row_mid = np.repeat(ids, length)
     row_mi = (np.repeat(lo, length) + np.arange(total) - np.repeat(offset, length)).astype(np.int64)
-    mon = pd.DataFrame(matrix, columns=list(_LONG_COLS))
-    mon.insert(0, "massnahme_id", row_mid)
-    mon.insert(1, "month_idx", row_mi)
+    mon: dict[str, np.ndarray] = {"massnahme_id": row_mid, "month_idx": row_mi}
+    mon.update(zip(_LONG_COLS, matrix, strict=True))
     # per-row Maßnahme attributes
     s_ids = sel["massnahme_id"].to_numpy()
     order = np.argsort(s_ids)
@@ -775,43 +782,45 @@ def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, pd.D
     pre_index = (~np.isnan(golive_idx)).astype(np.int64)  # no go-live: no material cost before it
     mon["material_before"], mon["material_before_pid"] = _lookup(params, ["", "material_cost_per_case_eur"],
                                                                  pre_index, pre_day)
-    piv = {kpi: base[base["kpi"] == kpi].set_index("massnahme_id")["value"] for kpi in BASELINE_KPIS}
-    mon["b_minutes"] = mon["massnahme_id"].map(piv["bearbeitungszeit_min"])
-    mon["b_pages"] = mon["massnahme_id"].map(piv["papier_seiten"])
-    mon["b_paper_eur"] = mon["massnahme_id"].map(piv["papier_kosten_eur"])
+    # baselines: per Maßnahme (ids ascend), then per row
+    b_kpi = base["kpi"].to_numpy(dtype=object)
+    b_mid = base["massnahme_id"].to_numpy(dtype=np.int64)
+    b_val = base["value"].to_numpy(dtype=float, na_value=np.nan)
+    for kpi, col in (("bearbeitungszeit_min", "b_minutes"), ("papier_seiten", "b_pages"),
+                     ("papier_kosten_eur", "b_paper_eur")):
+        per_id = np.full(len(ids), np.nan)
+        hit = (b_kpi == kpi) & np.isin(b_mid, ids)
+        per_id[np.searchsorted(ids, b_mid[hit])] = b_val[hit]
+        mon[col] = np.repeat(per_id, length)
     _add_savings(mon)
     return sel, mon, base
 
 
-def _col(df: pd.DataFrame, name: str) -> np.ndarray:
-    return df[name].to_numpy(dtype=float, na_value=np.nan)
-
-
-def _add_savings(mon: pd.DataFrame) -> None:
+def _add_savings(mon: dict[str, np.ndarray]) -> None:
     """Add the monetised monthly benefit and cost columns (vectorised over all Maßnahmen)."""
-    after = mon["after"].to_numpy(dtype=bool)
-    cases, minutes = _col(mon, "cases"), _col(mon, "minutes")
-    b_min, wage = _col(mon, "b_minutes"), _col(mon, "wage")
-    material = np.nan_to_num(_col(mon, "material"))
-    material_before = np.nan_to_num(_col(mon, "material_before"))
+    after = mon["after"]
+    cases, minutes = mon["cases"], mon["minutes"]
+    b_min, wage = mon["b_minutes"], mon["wage"]
+    material = np.nan_to_num(mon["material"])
+    material_before = np.nan_to_num(mon["material_before"])
     hours = np.where(after, cases * (b_min - minutes) / 60.0, np.nan)
     wage_part = hours * wage
     material_part = np.where(after, cases * (material_before - material), np.nan)
     time_saving = wage_part + np.nan_to_num(material_part)  # NaN where a factor is missing
     # paper: € method when a € baseline exists, else pages × cost per page
-    b_eur, b_pages = _col(mon, "b_paper_eur"), _col(mon, "b_pages")
-    paper_eur_saving = b_eur - _col(mon, "paper_eur")
-    pages_saving = (b_pages - _col(mon, "pages")) * _col(mon, "cost_per_page")
+    b_eur, b_pages = mon["b_paper_eur"], mon["b_pages"]
+    paper_eur_saving = b_eur - mon["paper_eur"]
+    pages_saving = (b_pages - mon["pages"]) * mon["cost_per_page"]
     paper = np.where(after, np.where(~np.isnan(b_eur), paper_eur_saving, pages_saving), np.nan)
-    other = np.nan_to_num(_col(mon, "other"))
+    other = np.nan_to_num(mon["other"])
     mon["hours_saved"] = hours
     mon["time_wage_part_eur"] = wage_part
     mon["time_material_part_eur"] = material_part
     mon["time_saving_eur"] = time_saving
     mon["paper_saving_eur"] = paper
     mon["other_saving_eur"] = other
-    mon["invest_eur"] = np.nan_to_num(_col(mon, "invest"))
-    mon["running_eur"] = np.nan_to_num(_col(mon, "running")) + np.nan_to_num(_col(mon, "personnel"))
+    mon["invest_eur"] = np.nan_to_num(mon["invest"])
+    mon["running_eur"] = np.nan_to_num(mon["running"]) + np.nan_to_num(mon["personnel"])
     mon["costs_eur"] = mon["invest_eur"] + mon["running_eur"]
     # NaN-free copies for the cash flow (NaN = no saving that month)
     mon["paper0"] = np.nan_to_num(paper)
@@ -854,17 +863,17 @@ def compute_all(db: Database, kommune: str | None = None, discount_rate: float |
     for i in range(len(plans)):
         plan_by.setdefault(int(plan_cols["massnahme_id"][i]), []).append({c: v[i] for c, v in plan_cols.items()})
 
-    ids = mon["massnahme_id"].to_numpy()
+    ids = mon["massnahme_id"]
     bounds = np.flatnonzero(np.diff(ids)) + 1
     starts = np.concatenate([[0], bounds]).astype(np.int64) if len(ids) else np.array([], dtype=np.int64)
     ends = np.concatenate([bounds, [len(ids)]]).astype(np.int64) if len(ids) else np.array([], dtype=np.int64)
     segment = {int(m): j for j, m in enumerate(ids[starts].tolist())}
-    cols = {c: _col(mon, c) for c in (
+    cols = {c: mon[c] for c in (
         "month_idx", "cases", "minutes", "pages", "paper_eur", "time_saving_eur", "paper_saving_eur",
         "other_saving_eur", "invest_eur", "running_eur", "costs_eur", "wage", "wage_pid", "cpp_pid",
         "material_pid", "material_before_pid", "paper0", "time_wage0", "time_material0", "hours0",
         "benefits_all", "benefits_budget")}
-    cols["after"] = mon["after"].to_numpy(dtype=bool)
+    cols["after"] = mon["after"]
     stats = _segment_stats(cols, starts)
     used_time = ~np.isnan(cols["time_saving_eur"])
     used_pages = ~np.isnan(cols["paper_saving_eur"])
