@@ -88,13 +88,25 @@ def test_filters_from_the_url_restore_the_view(demo_env):
 def test_page_offers_every_format_and_the_excel_row_limit(demo_env):
     at = _open({"kommune": "Musterhausen"})
     assert not at.exception, at.exception
-    labels = [b.proto.label for b in at.get("download_button")]
-    assert labels.count("CSV für Excel (Deutsch)") == 2  # data and metrics
-    for label in ("Excel (XLSX)", "CSV (Standard)", "Parquet", "Ratsvorlage als PDF"):
-        assert label in labels
+
+    def labels():
+        return [b.proto.label for b in at.get("download_button")]
+
+    # only the open tab runs: first the Messwerte
+    assert labels() == ["CSV für Excel (Deutsch)", "Excel (XLSX)", "CSV (Standard)", "Parquet"]
+    assert len(at.dataframe) == 1
     captions = "\n".join(c.value for c in at.caption)
     assert "1.048.575 Datenzeilen" in captions and "Stand: " in captions
-    metrics_table = at.dataframe[1].value
+    at.session_state["export_tab"] = "Ratsvorlage (PDF)"
+    at.run()
+    assert not at.exception, at.exception
+    assert labels() == ["Ratsvorlage als PDF"] and len(at.dataframe) == 0
+    at.session_state["export_tab"] = "Kennzahlen je Maßnahme"
+    at.run()
+    assert not at.exception, at.exception
+    assert labels() == ["CSV für Excel (Deutsch)", "Excel (XLSX)", "CSV (Standard)", "Parquet"]
+    assert at.subheader[0].value == "Kosten-Nutzen-Kennzahlen je Maßnahme"
+    metrics_table = at.dataframe[0].value
     assert list(metrics_table.columns[:3]) == ["Kommune", "Maßnahme", "Kosten"]
     assert set(metrics_table["Kommune"]) == {"Musterhausen"}
     assert all(v.endswith("\u00a0€") for v in metrics_table["Kosten"])

@@ -47,68 +47,74 @@ def _make_report() -> bytes:
     return report.build_pdf(db, filters, user=user.name)[0]
 
 
-tab_data, tab_metrics, tab_report = st.tabs(["Messwerte", "Kennzahlen je Maßnahme", "Ratsvorlage (PDF)"])
+# Only the open tab runs (on_change="rerun"): the metrics per Maßnahme need the cost-benefit engine,
+# which the Messwerte tab does not.
+tab_data, tab_metrics, tab_report = st.tabs(["Messwerte", "Kennzahlen je Maßnahme", "Ratsvorlage (PDF)"],
+                                            key="export_tab", on_change="rerun")
 
-with tab_data:
-    st.subheader("Messwerte (lange Tabelle)")
-    preview = cached(export.preview_de, filters, limit=PREVIEW_ROWS)
-    if n_rows > PREVIEW_ROWS:
-        st.caption(f"Angezeigt: die ersten {fmt.number_de(PREVIEW_ROWS)} von {fmt.number_de(n_rows)} Zeilen; "
-                   "die Downloads enthalten alle Zeilen.")
-    st.dataframe(preview, hide_index=True, width="stretch", key="export_preview",
-                 column_config={"Wert": st.column_config.TextColumn(alignment="right"),
-                                "Werte": st.column_config.NumberColumn(
-                                    help="Anzahl zusammengefasster Einzelwerte (bei Quartal oder Jahr)")})
-    st.markdown("**Herunterladen**")
-    too_many = n_rows > export.XLSX_MAX_DATA_ROWS
-    cols = st.columns(4)
-    with cols[0]:
-        _download("CSV für Excel (Deutsch)", "csv-de", "data", "dl_data_csvde", disabled=n_rows == 0)
-    with cols[1]:
-        _download("Excel (XLSX)", "xlsx", "data", "dl_data_xlsx", disabled=n_rows == 0 or too_many)
-    with cols[2]:
-        _download("CSV (Standard)", "csv", "data", "dl_data_csv", disabled=n_rows == 0)
-    with cols[3]:
-        _download("Parquet", "parquet", "data", "dl_data_parquet", disabled=n_rows == 0)
-    note = (f"Excel fasst höchstens {fmt.number_de(export.XLSX_MAX_DATA_ROWS)} Datenzeilen je Blatt "
-            "(1.048.576 Zeilen mit Kopfzeile).")
-    if too_many:
-        st.warning(f"{note} Diese Auswahl hat {fmt.number_de(n_rows)} Zeilen: bitte einschränken, ein gröberes "
-                   "Zeitraster wählen oder CSV bzw. Parquet verwenden.", icon=":material/warning:")
-    else:
-        st.caption(note)
-    st.caption("„CSV für Excel (Deutsch)“: Semikolon, Dezimalkomma, Datum TT.MM.JJJJ, UTF-8 mit BOM – öffnet "
-               "sich per Doppelklick richtig in deutschem Excel. „CSV (Standard)“: Komma, Dezimalpunkt, "
-               f"ISO-Datum – für Programme. Exporte mit mehr als {fmt.number_de(export.SORT_ROWS_MAX)} "
-               "Zeilen bleiben unsortiert (schneller). Die Excel-Datei enthält ein Blatt „Info“ mit Filtern, Datenstand "
-               "und verwendeten Uploads. Texte, die mit =, +, -, @ beginnen, werden mit ' entschärft.")
-
-with tab_metrics:
-    st.subheader("Kosten-Nutzen-Kennzahlen je Maßnahme")
-    metrics = cached(export.metrics_de, filters)
-    if metrics.empty:
-        st.info("Für diese Auswahl sind keine Maßnahmen erfasst.")
-    else:
-        st.caption("Dieselben Zahlen wie `kpi metrics --json`; sie umfassen die gesamte Laufzeit der "
-                   "Maßnahmen (Zeitraum- und Kennzahl-Filter gelten nur für die Messwerte).")
-        st.dataframe(metrics, hide_index=True, width="stretch", key="export_metrics",
-                     column_config={c: st.column_config.TextColumn(alignment="right")
-                                    for c in ("Kosten", "Nutzen", "Nettonutzen", "Kapitalwert", "Rendite (ROI)",
-                                              "Eingesparte Stunden")})
+if tab_data.open:
+    with tab_data:
+        st.subheader("Messwerte (lange Tabelle)")
+        preview = cached(export.preview_de, filters, limit=PREVIEW_ROWS)
+        if n_rows > PREVIEW_ROWS:
+            st.caption(f"Angezeigt: die ersten {fmt.number_de(PREVIEW_ROWS)} von {fmt.number_de(n_rows)} Zeilen; "
+                       "die Downloads enthalten alle Zeilen.")
+        st.dataframe(preview, hide_index=True, width="stretch", key="export_preview",
+                     column_config={"Wert": st.column_config.TextColumn(alignment="right"),
+                                    "Werte": st.column_config.NumberColumn(
+                                        help="Anzahl zusammengefasster Einzelwerte (bei Quartal oder Jahr)")})
+        st.markdown("**Herunterladen**")
+        too_many = n_rows > export.XLSX_MAX_DATA_ROWS
         cols = st.columns(4)
-        for col, (fmt_key, label) in zip(cols, (("csv-de", "CSV für Excel (Deutsch)"), ("xlsx", "Excel (XLSX)"),
-                                                 ("csv", "CSV (Standard)"), ("parquet", "Parquet")), strict=True):
-            with col:
-                _download(label, fmt_key, "metrics", f"dl_metrics_{fmt_key}")
+        with cols[0]:
+            _download("CSV für Excel (Deutsch)", "csv-de", "data", "dl_data_csvde", disabled=n_rows == 0)
+        with cols[1]:
+            _download("Excel (XLSX)", "xlsx", "data", "dl_data_xlsx", disabled=n_rows == 0 or too_many)
+        with cols[2]:
+            _download("CSV (Standard)", "csv", "data", "dl_data_csv", disabled=n_rows == 0)
+        with cols[3]:
+            _download("Parquet", "parquet", "data", "dl_data_parquet", disabled=n_rows == 0)
+        note = (f"Excel fasst höchstens {fmt.number_de(export.XLSX_MAX_DATA_ROWS)} Datenzeilen je Blatt "
+                "(1.048.576 Zeilen mit Kopfzeile).")
+        if too_many:
+            st.warning(f"{note} Diese Auswahl hat {fmt.number_de(n_rows)} Zeilen: bitte einschränken, ein gröberes "
+                       "Zeitraster wählen oder CSV bzw. Parquet verwenden.", icon=":material/warning:")
+        else:
+            st.caption(note)
+        st.caption("„CSV für Excel (Deutsch)“: Semikolon, Dezimalkomma, Datum TT.MM.JJJJ, UTF-8 mit BOM – öffnet "
+                   "sich per Doppelklick richtig in deutschem Excel. „CSV (Standard)“: Komma, Dezimalpunkt, "
+                   f"ISO-Datum – für Programme. Exporte mit mehr als {fmt.number_de(export.SORT_ROWS_MAX)} "
+                   "Zeilen bleiben unsortiert (schneller). Die Excel-Datei enthält ein Blatt „Info“ mit Filtern, Datenstand "
+                   "und verwendeten Uploads. Texte, die mit =, +, -, @ beginnen, werden mit ' entschärft.")
 
-with tab_report:
-    st.subheader("Ratsvorlage")
-    st.markdown("Ein druckfertiges PDF für die Sitzung: Titel, Kommune, Datenstand, die aktiven Filter, "
-                "Kennzahlen auf einen Blick, Grafiken, eine Tabelle je Maßnahme und ein Methodenkasten mit "
-                "Kalkulationszinssatz und Lohnkostensätzen.")
-    st.download_button(
-        "Ratsvorlage als PDF", data=_make_report,
-        file_name=report.report_file_name(filters), mime="application/pdf", key="dl_report",
-        on_click="ignore", icon=":material/picture_as_pdf:", type="primary",
-    )
-    st.caption("Das Erstellen dauert einige Sekunden (Grafiken werden gezeichnet).")
+if tab_metrics.open:
+    with tab_metrics:
+        st.subheader("Kosten-Nutzen-Kennzahlen je Maßnahme")
+        metrics = cached(export.metrics_de, filters)
+        if metrics.empty:
+            st.info("Für diese Auswahl sind keine Maßnahmen erfasst.")
+        else:
+            st.caption("Dieselben Zahlen wie `kpi metrics --json`; sie umfassen die gesamte Laufzeit der "
+                       "Maßnahmen (Zeitraum- und Kennzahl-Filter gelten nur für die Messwerte).")
+            st.dataframe(metrics, hide_index=True, width="stretch", key="export_metrics",
+                         column_config={c: st.column_config.TextColumn(alignment="right")
+                                        for c in ("Kosten", "Nutzen", "Nettonutzen", "Kapitalwert", "Rendite (ROI)",
+                                                  "Eingesparte Stunden")})
+            cols = st.columns(4)
+            for col, (fmt_key, label) in zip(cols, (("csv-de", "CSV für Excel (Deutsch)"), ("xlsx", "Excel (XLSX)"),
+                                                     ("csv", "CSV (Standard)"), ("parquet", "Parquet")), strict=True):
+                with col:
+                    _download(label, fmt_key, "metrics", f"dl_metrics_{fmt_key}")
+
+if tab_report.open:
+    with tab_report:
+        st.subheader("Ratsvorlage")
+        st.markdown("Ein druckfertiges PDF für die Sitzung: Titel, Kommune, Datenstand, die aktiven Filter, "
+                    "Kennzahlen auf einen Blick, Grafiken, eine Tabelle je Maßnahme und ein Methodenkasten mit "
+                    "Kalkulationszinssatz und Lohnkostensätzen.")
+        st.download_button(
+            "Ratsvorlage als PDF", data=_make_report,
+            file_name=report.report_file_name(filters), mime="application/pdf", key="dl_report",
+            on_click="ignore", icon=":material/picture_as_pdf:", type="primary",
+        )
+        st.caption("Das Erstellen dauert einige Sekunden (Grafiken werden gezeichnet).")
