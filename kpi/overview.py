@@ -407,20 +407,23 @@ def combined_monthly(results: list, as_of: date | None = None) -> pd.DataFrame:
     cols = ["month_idx", "month", "costs_eur", "benefits_eur", "benefits_budget_eur"]
     if not idx:
         return pd.DataFrame(columns=cols)
-    lo = min(int(i.min()) for i in idx)
-    hi = max(int(i.max()) for i in idx)
-    costs, benefits, budget = np.zeros(hi - lo + 1), np.zeros(hi - lo + 1), np.zeros(hi - lo + 1)
-    for r in results:
-        s = r.series
-        mi = s.get("month_idx")
-        if mi is None or not len(mi):
-            continue
-        np.add.at(costs, mi - lo, np.nan_to_num(s["costs"]))
-        if r.benefits_eur is not None:
-            np.add.at(benefits, mi - lo, np.nan_to_num(s["benefits"]))
-        if r.benefits_budget_eur is not None:
-            np.add.at(budget, mi - lo, np.nan_to_num(s["benefits_budget"]))
+    lo = min(int(i[0]) for i in idx)  # each series' months ascend
+    hi = max(int(i[-1]) for i in idx)
     n = hi - lo + 1
+
+    def summed(key: str, take) -> np.ndarray:
+        # one bincount over the series one after the other: per month the same additions, in the
+        # same order, as adding them Maßnahme by Maßnahme
+        parts = [r for r in results if len(r.series.get("month_idx", ())) and take(r)]
+        if not parts:
+            return np.zeros(n)
+        months_of = np.concatenate([r.series["month_idx"] for r in parts]) - lo
+        values = np.nan_to_num(np.concatenate([r.series[key] for r in parts]))
+        return np.bincount(months_of, weights=values, minlength=n)
+
+    costs = summed("costs", lambda r: True)
+    benefits = summed("benefits", lambda r: r.benefits_eur is not None)
+    budget = summed("benefits_budget", lambda r: r.benefits_budget_eur is not None)
     if as_of is not None:
         n = max(0, min(n, month_index(as_of) - lo + 1))
     months = np.arange(lo, lo + n)

@@ -169,3 +169,26 @@ def test_slides_snapshot_stays_frozen_after_a_new_upload(tiny_db):
     spec = snap.slides[0].chart_spec()
     spec["layer"].clear()  # a caller altering its copy leaves the snapshot intact
     assert snap.slides[0].chart_spec()["layer"]
+
+
+def test_combined_monthly_sums_massnahmen_per_month_benefits_only_where_computable():
+    from types import SimpleNamespace
+
+    def result(first, costs, benefits, budget, computable=True):
+        n = len(costs)
+        return SimpleNamespace(
+            benefits_eur=1.0 if computable else None, benefits_budget_eur=1.0,
+            series={"month_idx": np.arange(first, first + n), "costs": np.array(costs, dtype=float),
+                    "benefits": np.array(benefits, dtype=float), "benefits_budget": np.array(budget, dtype=float)})
+
+    jan24 = 2024 * 12
+    a = result(jan24, [100, 0, 50], [0, 10, 20], [0, 5, 5])
+    b = result(jan24 + 1, [7, np.nan], [1000, 1000], [3, 4], computable=False)  # its benefits do not count
+    empty = SimpleNamespace(benefits_eur=None, benefits_budget_eur=None, series={})
+    df = overview.combined_monthly([a, empty, b])
+    assert df["month"].tolist() == [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
+    assert df["costs_eur"].tolist() == [100, 7, 50]  # NaN counts as 0
+    assert df["benefits_eur"].tolist() == [0, 10, 20]
+    assert df["benefits_budget_eur"].tolist() == [0, 5 + 3, 5 + 4]
+    assert overview.combined_monthly([a, b], as_of=date(2024, 2, 15))["costs_eur"].tolist() == [100, 7]
+    assert overview.combined_monthly([empty]).empty
