@@ -147,10 +147,11 @@ def cmd_metrics(args) -> int:
                 results = engine.compute_all(db, discount_rate=args.discount_rate)
         except engine.MetricsError as exc:
             raise InputError(str(exc)) from exc
-    if args.json:
-        print(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
-    else:
-        print(engine.table_de(results))
+        # inside the with: the explanations read their uploads from the database on first use
+        if args.json:
+            print(json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=2))
+        else:
+            print(engine.table_de(results))
     return EXIT_OK
 
 

@@ -402,3 +402,16 @@ def test_budget_figures_from_other_savings_when_paper_is_not_computable(fresh_db
     assert (empty.costs_eur, empty.first_year, empty.yearly, empty.npv_budget_eur) == (0.0, None, [], 0.0)
     z = by["Z"]
     assert (z.costs_eur, z.npv_eur, z.net_benefit_eur) == (50.0, -50.0, -50.0)
+
+
+def test_explanations_name_the_uploads_of_the_data_they_were_computed_from(fresh_db):
+    load(fresh_db, [(A, "E-Akte", "2023-03", "gehoben")], EXAMPLE_1, parameters=PARAMS_1)
+    current = engine.compute_massnahme(fresh_db, A, "E-Akte")
+    earlier = engine.compute_massnahme(fresh_db, A, "E-Akte")
+    assert "Upload 1" in " ".join(src for *_, src in current.explanations["costs_eur"].inputs)
+    # a second upload after `earlier` was computed: its uploads are no longer knowable, and it says so
+    load(fresh_db, [], [(A, "E-Akte", "kosten_betrieb_eur", "2024-02", 10.0)], file_name="zwei.xlsx")
+    texts = " ".join(src for *_, src in earlier.explanations["costs_eur"].inputs)
+    assert "Upload" not in texts and "nicht mehr bestimmbar (die Daten wurden seit der Berechnung geändert)" in texts
+    fresh = engine.compute_massnahme(fresh_db, A, "E-Akte")
+    assert "Uploads 1, 2" in " ".join(src for *_, src in fresh.explanations["costs_eur"].inputs)
