@@ -415,3 +415,30 @@ def test_explanations_name_the_uploads_of_the_data_they_were_computed_from(fresh
     assert "Upload" not in texts and "nicht mehr bestimmbar (die Daten wurden seit der Berechnung geändert)" in texts
     fresh = engine.compute_massnahme(fresh_db, A, "E-Akte")
     assert "Uploads 1, 2" in " ".join(src for *_, src in fresh.explanations["costs_eur"].inputs)
+
+
+def test_results_do_not_keep_their_database_open_and_give_each_irr_on_demand():
+    import gc
+    import pickle
+    import weakref
+
+    from kpi.db import open_database
+
+    db = open_database(":memory:")
+    rows = [(A, "Q", "kosten_investition_eur", "2022-12", 12000.0)] + \
+        [(A, "Q", "einsparung_sonstige_eur", f"2023-{m:02d}", 1100.0) for m in range(1, 13)] + \
+        [(A, "R", "kosten_betrieb_eur", "2023-01", 10.0)]
+    load(db, [(A, "Q", "2023-01", "mittel"), (A, "R", "2023-01", "mittel")], rows)
+    q, r = engine.compute_all(db, discount_rate=0.05)
+    closed = engine.compute_all(db)[1]
+    # IRR of Q: yearly net −12000, 13200 → 10 %; R has no sign change → None
+    assert (q.irr, r.irr) == (pytest.approx(0.10), None)
+    # memoised results must not hold a database open (the same file could then not be opened again)
+    ref = weakref.ref(db)
+    db.close()
+    assert "nicht mehr bestimmbar" in " ".join(src for *_, src in closed.explanations["costs_eur"].inputs)
+    del db
+    gc.collect()
+    assert ref() is None
+    assert "nicht mehr bestimmbar" in " ".join(src for *_, src in r.explanations["costs_eur"].inputs)
+    assert pickle.loads(pickle.dumps(q)).irr == q.irr  # a pickled copy (st.cache_data) keeps its IRR

@@ -35,10 +35,12 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import date
 
+import duckdb
 import numpy as np
 import numpy_financial as npf
 import pandas as pd
@@ -193,7 +195,7 @@ class MassnahmeResult:
         built from: it holds the upload ids and parameter versions of every Maßnahme computed together."""
         state = self.__dict__.copy()
         state.update(_explanations=self.explanations, _explain_ctx=None,
-                     _plan_vs_actual=self.plan_vs_actual, _plan=None)
+                     _plan_vs_actual=self.plan_vs_actual, _plan=None, _irr=self.irr)
         return state
 
     @property
@@ -905,9 +907,44 @@ def compute_all(db: Database, kommune: str | None = None, discount_rate: float |
                                 base_by, src, plan_by.get(mid), {c: p.get(mid, []) for c, p in pids.items()})
         results.append(res)
         irr_flows.append(flow)
-    for res, value in zip(results, irr_many(irr_flows), strict=True):
-        res.irr = value
+    batch = _IrrBatch(results, irr_flows)  # the IRR of all of them on first use (few pages show it)
+    for res in results:
+        res.irr = batch
     return results
+
+
+class _IrrBatch:
+    """The IRRs of one compute_all run, computed together (irr_many) when the first is read."""
+
+    def __init__(self, results: list, flows: list) -> None:
+        self._results, self._flows = results, flows
+        self._lock = threading.Lock()
+
+    def resolve(self) -> None:
+        with self._lock:
+            if self._results is None:
+                return
+            for res, value in zip(self._results, irr_many(self._flows), strict=True):
+                if res.__dict__.get("_irr") is self:
+                    res.__dict__["_irr"] = value
+            self._results = self._flows = None
+
+
+def _get_irr(self) -> float | None:
+    value = self.__dict__.get("_irr")
+    if isinstance(value, _IrrBatch):
+        value.resolve()
+        value = self.__dict__["_irr"]
+    return value
+
+
+def _set_irr(self, value) -> None:
+    self.__dict__["_irr"] = value
+
+
+# MassnahmeResult.irr: a dataclass field whose value may arrive later (set after the class is built,
+# so that the dataclass still takes `irr` as an ordinary __init__ argument)
+MassnahmeResult.irr = property(_get_irr, _set_irr, doc="Interner Zinsfuß; None wenn nicht definiert.")
 
 
 # per-segment counts and sums that _one_result reads (see _segment_stats)
@@ -1001,10 +1038,13 @@ class _Sources:
     """(massnahme_id, kpi) -> ids of the uploads with measurements, for the explanations of one
     compute_all run. Queried on first use: only "Wie berechnet?" reads it, and the query costs as
     much as a tenth of the computation at 1M measurements. None when the data has changed since
-    the computation (the uploads read now need not be those the figures came from)."""
+    the computation (the uploads read now need not be those the figures came from), or when the
+    database is gone or closed (a weak reference: results kept in a memo must not keep a database
+    open)."""
 
     def __init__(self, db: Database, kommune, massnahme) -> None:
-        self._db, self._bind = db, _bind(kommune, massnahme, ENGINE_KPIS)
+        self._db: weakref.ref | None = weakref.ref(db)
+        self._bind = _bind(kommune, massnahme, ENGINE_KPIS)
         self._version = db.data_version()
         self._lock = threading.Lock()
         self._data: dict | None = None
@@ -1012,10 +1052,13 @@ class _Sources:
     def _load(self) -> dict | None:
         with self._lock:
             if self._data is None and self._db is not None:
-                db, self._db = self._db, None
-                if db.data_version() != self._version:
+                db, self._db = self._db(), None
+                try:
+                    if db is None or db.data_version() != self._version:
+                        return None
+                    df = db.df(_SOURCES_SQL, self._bind)
+                except duckdb.ConnectionException:  # closed since
                     return None
-                df = db.df(_SOURCES_SQL, self._bind)
                 self._data = {(int(m), k): list(u) for m, k, u in zip(
                     *(df[c].tolist() for c in ("massnahme_id", "kpi", "uploads")), strict=True)}
             return self._data
