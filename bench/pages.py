@@ -19,6 +19,7 @@ per size.
     .venv/bin/python bench/pages.py --only demo     # one size
     .venv/bin/python bench/pages.py --pages ueberblick,sitzung
     .venv/bin/python bench/pages.py --profile ueberblick --only 1m   # cProfile of one page's runs
+    .venv/bin/python bench/pages.py --only 1m --repeat 5            # medians of 5 rounds per page
 
 The 1M database is generated once (kpi.demo.load_synthetic, 40 Kommunen × 25 Maßnahmen ×
 10 years) and kept in bench/out/. The machine is shared: compare columns, don't trust absolutes.
@@ -31,6 +32,7 @@ import cProfile
 import io
 import os
 import pstats
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -131,8 +133,17 @@ def session(page: str):
     return at
 
 
-def measure(page: str, profile: bool = False) -> dict:
-    """Time first render, cached rerun and filter change of one page, cold and warm."""
+def measure(page: str, profile: bool = False, repeat: int = 1) -> dict:
+    """Time first render, cached rerun and filter change of one page, cold and warm; with repeat > 1
+    the median of that many rounds (each in fresh sessions), since this machine's speed drifts."""
+    if repeat > 1:
+        rounds = [measure(page, profile and i == 0) for i in range(repeat)]
+        out = dict(rounds[0])
+        for k, v in out.items():
+            if isinstance(v, float):
+                out[k] = statistics.median(r[k] for r in rounds)
+        out["error"] = next((r["error"] for r in rounds if r["error"]), "")
+        return out
     out: dict = {}
     prof = _profile_script_thread() if profile else None
     errors = []
@@ -203,6 +214,7 @@ def main() -> None:
     ap.add_argument("--only", choices=["demo", "1m"])
     ap.add_argument("--pages", help="comma-separated page names (default: all registered)")
     ap.add_argument("--profile", help="page name whose first render is profiled")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds per page; the table shows their medians")
     args = ap.parse_args()
 
     os.environ["KPI_DEV_ROLE"] = "admin"  # every page visible
@@ -231,7 +243,7 @@ def main() -> None:
         print(f"  {size:>4} warm-up (kpi.overview.warm_up) {warm_seconds[size] * 1000:6.0f} ms", flush=True)
         for page in pages:
             name = Path(page).stem
-            results.setdefault(name, {})[size] = measure(page, profile=(args.profile == name))
+            results.setdefault(name, {})[size] = measure(page, profile=(args.profile == name), repeat=args.repeat)
             r = results[name][size]
             print(f"  {size:>4} {name:<18} " + "  ".join(
                 f"{k} {'–' if r[k] is None else format(r[k] * 1000, '.0f')}" for k, _ in COLUMNS)
