@@ -403,27 +403,16 @@ def index_month(i: int) -> date:
 def combined_monthly(results: list, as_of: date | None = None) -> pd.DataFrame:
     """Monthly costs and benefits summed over Maßnahmen up to as_of (benefits only where computable,
     as in engine.aggregate); columns month_idx, month, costs_eur, benefits_eur, benefits_budget_eur."""
-    idx = [r.series["month_idx"] for r in results if len(r.series.get("month_idx", ()))]
+    from kpi.metrics.engine import month_span, monthly_sum
+
     cols = ["month_idx", "month", "costs_eur", "benefits_eur", "benefits_budget_eur"]
-    if not idx:
+    span = month_span(results)
+    if span is None:
         return pd.DataFrame(columns=cols)
-    lo = min(int(i[0]) for i in idx)  # each series' months ascend
-    hi = max(int(i[-1]) for i in idx)
-    n = hi - lo + 1
-
-    def summed(key: str, take) -> np.ndarray:
-        # one bincount over the series one after the other: per month the same additions, in the
-        # same order, as adding them Maßnahme by Maßnahme
-        parts = [r for r in results if len(r.series.get("month_idx", ())) and take(r)]
-        if not parts:
-            return np.zeros(n)
-        months_of = np.concatenate([r.series["month_idx"] for r in parts]) - lo
-        values = np.nan_to_num(np.concatenate([r.series[key] for r in parts]))
-        return np.bincount(months_of, weights=values, minlength=n)
-
-    costs = summed("costs", lambda r: True)
-    benefits = summed("benefits", lambda r: r.benefits_eur is not None)
-    budget = summed("benefits_budget", lambda r: r.benefits_budget_eur is not None)
+    lo, n = span[0], span[1] - span[0] + 1
+    costs = monthly_sum(results, "costs", lo, n)
+    benefits = monthly_sum([r for r in results if r.benefits_eur is not None], "benefits", lo, n)
+    budget = monthly_sum([r for r in results if r.benefits_budget_eur is not None], "benefits_budget", lo, n)
     if as_of is not None:
         n = max(0, min(n, month_index(as_of) - lo + 1))
     months = np.arange(lo, lo + n)
@@ -618,11 +607,31 @@ def cockpit_parts(db: Database, kommune: str | None) -> tuple[list, pd.DataFrame
     """The period-independent parts of the Überblick (memoised): engine results, combined monthly
     cash flow, KPI tile sums per month, BITV history."""
     kommunen = (kommune,) if kommune else None
+
+    def tile_sums():
+        return (_memo(db, "kpi_monthly", kommune, lambda: kpi_monthly(db, kommunen)),
+                _memo(db, "bitv", kommune, lambda: bitv_history(db, kommunen)))
+
+    side = None
+    if _memoised(db, "results", kommune) is _MISSING:
+        # the engine is mostly Python, the tile sums mostly DuckDB (which releases the GIL): while
+        # the engine runs, a second thread has DuckDB compute the tile sums on the other core
+        side = threading.Thread(target=_quietly, args=(tile_sums,), name="kpi-tile-sums", daemon=True)
+        side.start()
     results = engine_results(db, kommune)
     combined = _memo(db, "combined", kommune, lambda: combined_monthly(results))
-    monthly = _memo(db, "kpi_monthly", kommune, lambda: kpi_monthly(db, kommunen))
-    history = _memo(db, "bitv", kommune, lambda: bitv_history(db, kommunen))
+    if side is not None:
+        side.join()
+    monthly, history = tile_sums()  # memoised by now (or computed here, raising its error, if it failed)
     return results, combined, monthly, history
+
+
+def _quietly(fn) -> None:
+    """Run fn on a side thread; its error reaches the caller that asks for the value again (_memo)."""
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - not lost: the caller computes again and raises it
+        pass
 
 
 def cockpit(db: Database, kommune: str | None = None, period_from: date | None = None,
@@ -780,7 +789,13 @@ class Wibe:
 
 
 def wibe(db: Database, kommune: str | None = None) -> Wibe:
-    """The WiBe view for one Kommune (None: all): totals, per-Maßnahme figures as German text, NPV data."""
+    """The WiBe view for one Kommune (None: all): totals, per-Maßnahme figures as German text, NPV data.
+
+    Memoised (the page's table and its NPV chart both read it); shared: read it, do not change it."""
+    return _memo(db, "wibe", kommune, lambda: _wibe(db, kommune))
+
+
+def _wibe(db: Database, kommune: str | None) -> Wibe:
     from kpi.metrics import engine
 
     results = engine_results(db, kommune)
