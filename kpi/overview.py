@@ -612,26 +612,36 @@ def cockpit_parts(db: Database, kommune: str | None) -> tuple[list, pd.DataFrame
         return (_memo(db, "kpi_monthly", kommune, lambda: kpi_monthly(db, kommunen)),
                 _memo(db, "bitv", kommune, lambda: bitv_history(db, kommunen)))
 
-    side = None
-    if _memoised(db, "results", kommune) is _MISSING:
-        # the engine is mostly Python, the tile sums mostly DuckDB (which releases the GIL): while
-        # the engine runs, a second thread has DuckDB compute the tile sums on the other core
-        side = threading.Thread(target=_quietly, args=(tile_sums,), name="kpi-tile-sums", daemon=True)
-        side.start()
+    # the engine is mostly Python, the tile sums mostly DuckDB (which releases the GIL): while the
+    # engine runs, DuckDB computes the tile sums on the other core
+    side = in_background(tile_sums) if _memoised(db, "results", kommune) is _MISSING else tile_sums
     results = engine_results(db, kommune)
     combined = _memo(db, "combined", kommune, lambda: combined_monthly(results))
-    if side is not None:
-        side.join()
-    monthly, history = tile_sums()  # memoised by now (or computed here, raising its error, if it failed)
+    monthly, history = side()
     return results, combined, monthly, history
 
 
-def _quietly(fn) -> None:
-    """Run fn on a side thread; its error reaches the caller that asks for the value again (_memo)."""
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 - not lost: the caller computes again and raises it
-        pass
+def in_background(fn):
+    """Start fn() on a side thread; return a function that waits for it and returns its value (or
+    raises its error). For DuckDB work beside Python work: DuckDB releases the GIL while it runs."""
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="kpi-side", daemon=True)
+    thread.start()
+
+    def result():
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return result
 
 
 def cockpit(db: Database, kommune: str | None = None, period_from: date | None = None,
@@ -870,6 +880,7 @@ def drilldown(db: Database, kommune: str, massnahme: str) -> Drill:
     from kpi.charts import costbenefit
     from kpi.metrics import engine, success
 
+    kpis = in_background(lambda: success.kpi_success(db, kommune, massnahme))  # DuckDB, beside the engine
     result = find_result(db, kommune, massnahme)
     series = engine.series_frame([result])
     chart, summary, table = None, "", pd.DataFrame()
@@ -878,4 +889,4 @@ def drilldown(db: Database, kommune: str, massnahme: str) -> Drill:
         chart = costbenefit.cumulative_chart(series, be)
         summary = costbenefit.cumulative_summary_de(series, be, massnahme)
         table = costbenefit.cumulative_table(series)
-    return Drill(result, chart, summary, table, success_display(success.kpi_success(db, kommune, massnahme)))
+    return Drill(result, chart, summary, table, success_display(kpis()))

@@ -192,3 +192,17 @@ def test_combined_monthly_sums_massnahmen_per_month_benefits_only_where_computab
     assert df["benefits_budget_eur"].tolist() == [0, 5 + 3, 5 + 4]
     assert overview.combined_monthly([a, b], as_of=date(2024, 2, 15))["costs_eur"].tolist() == [100, 7]
     assert overview.combined_monthly([empty]).empty
+
+
+def test_in_background_returns_the_value_or_raises_the_error_of_its_thread():
+    import threading
+
+    names = []
+    done = overview.in_background(lambda: names.append(threading.current_thread().name) or 42)
+    assert done() == 42 and names == ["kpi-side"]
+
+    def fails():
+        raise ValueError("kaputt")
+
+    with pytest.raises(ValueError, match="kaputt"):
+        overview.in_background(fails)()
