@@ -724,8 +724,11 @@ def _lookup(params: pd.DataFrame, keys, key_index: np.ndarray | None, day: np.nd
 _LONG_COLS = ("invest", "running", "personnel", "cases", "minutes", "pages", "paper_eur", "other")  # = ENGINE_KPIS
 
 
-def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, dict[str, np.ndarray], pd.DataFrame]:
-    """Return (selection, dense monthly columns with savings, baselines) for the selected Maßnahmen.
+_BaselineRow = namedtuple("_BaselineRow", "massnahme_id kpi value method months first_month last_month source")
+
+
+def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, dict[str, np.ndarray], list]:
+    """Return (selection, dense monthly columns with savings, baseline rows) for the selected Maßnahmen.
 
     DuckDB delivers the long monthly values (spread, de-duplicated); numpy pivots them onto a dense
     month axis per Maßnahme (first to last month with data; Maßnahmen by ascending id, one segment
@@ -734,7 +737,8 @@ def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, dict
     baselines and the savings of _add_savings).
     """
     sel = _selection(db, kommune, massnahme)
-    base = baselines(db, kommune, massnahme, BASELINE_KPIS)
+    # baselines as plain rows (dates as dates; 4.000 rows at 1M: no DataFrame to iterate)
+    base = [_BaselineRow(*r) for r in db.query(_BASELINE_SQL, _bind(kommune, massnahme, BASELINE_KPIS))]
     cur = db.cursor()
     try:
         long = cur.execute(_LONG_SQL, _bind(kommune, massnahme, ENGINE_KPIS)).fetchnumpy()
@@ -786,9 +790,9 @@ def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, dict
     mon["material_before"], mon["material_before_pid"] = _lookup(params, ["", "material_cost_per_case_eur"],
                                                                  pre_index, pre_day)
     # baselines: per Maßnahme (ids ascend), then per row
-    b_kpi = base["kpi"].to_numpy(dtype=object)
-    b_mid = base["massnahme_id"].to_numpy(dtype=np.int64)
-    b_val = base["value"].to_numpy(dtype=float, na_value=np.nan)
+    b_kpi = np.array([b.kpi for b in base], dtype=object)
+    b_mid = np.array([b.massnahme_id for b in base], dtype=np.int64)
+    b_val = np.array([np.nan if b.value is None else b.value for b in base], dtype=float)
     for kpi, col in (("bearbeitungszeit_min", "b_minutes"), ("papier_seiten", "b_pages"),
                      ("papier_kosten_eur", "b_paper_eur")):
         per_id = np.full(len(ids), np.nan)
@@ -854,7 +858,7 @@ def compute_all(db: Database, kommune: str | None = None, discount_rate: float |
     fte_version = current.get("fte_hours_per_year")
     sel, mon, base = _monthly_frame(db, kommune, massnahme)
     src = _Sources(db, kommune, massnahme)
-    base_by = {(int(r.massnahme_id), r.kpi): r for r in _rows(base)}
+    base_by = {(r.massnahme_id, r.kpi): r for r in base}
     plans = db.df(
         "WITH sel AS (" + _SEL_SQL + ") SELECT p.* FROM plan p JOIN sel USING (massnahme_id) ORDER BY year",
         {"kommune": kommune, "massnahme": massnahme},
@@ -999,12 +1003,6 @@ def _segment_stats(a: dict[str, np.ndarray], starts: np.ndarray) -> dict[str, li
         "benefits_after": total(np.where(after, a["benefits_all"], 0.0)),
         "running_after": total(np.where(after, a["running_eur"], 0.0)),
     }
-
-
-def _rows(df: pd.DataFrame) -> list:
-    """df.itertuples(index=False) without pandas' per-cell boxing (Arrow strings iterate slowly)."""
-    row = namedtuple("Row", df.columns)  # type: ignore[misc]
-    return [row._make(values) for values in zip(*(df[c].tolist() for c in df.columns), strict=True)]
 
 
 def _ids_per_segment(mids: np.ndarray, pid: np.ndarray, used: np.ndarray) -> dict[int, list[int]]:
