@@ -601,11 +601,7 @@ def metrics_rows(db: Database, filters: Filters) -> list[dict]:
     rows: list[dict] = []
     for k in kommunen:
         rows += _metrics_rows_of(db, k)
-    if filters.massnahme:
-        rows = [r for r in rows if r.get("massnahme") in filters.massnahme]
-    if filters.handlungsfeld:
-        rows = [r for r in rows if r.get("handlungsfeld") in filters.handlungsfeld]
-    return rows
+    return [r for r in rows if _wanted(filters, r.get("massnahme"), r.get("handlungsfeld"))]
 
 
 def _metrics_rows_of(db: Database, kommune: str | None) -> list[dict]:
@@ -780,5 +776,16 @@ def preview_de(db: Database, filters: Filters, limit: int):
 
 
 def metrics_de(db: Database, filters: Filters):
-    """The metrics per Maßnahme as the page shows them (metrics_display_de; no rows without Maßnahmen)."""
-    return metrics_display_de(metrics_rows(db, filters))
+    """The metrics per Maßnahme as the page shows them (metrics_display_de; no rows without Maßnahmen):
+    the same values as metrics_rows, but only the shown ones are taken from the engine results."""
+    from kpi.overview import engine_results
+
+    keys = [key for key, _, _ in METRICS_COLUMNS_DE]
+    rows = [r.figures_json(keys) for k in (list(filters.kommune) or [None]) for r in engine_results(db, k)
+            if _wanted(filters, r.massnahme, r.handlungsfeld)]
+    return metrics_display_de(rows)
+
+
+def _wanted(filters: Filters, massnahme: str | None, handlungsfeld: str | None) -> bool:
+    return ((not filters.massnahme or massnahme in filters.massnahme)
+            and (not filters.handlungsfeld or handlungsfeld in filters.handlungsfeld))

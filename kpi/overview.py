@@ -375,11 +375,7 @@ def warm_up(db: Database) -> None:
     Run in a background thread at start and after each data change (views/_ops.py), so the first
     visitor does not pay for the cost-benefit engine.
     """
-    from kpi import export
-    from kpi.filters import Filters
-
-    cockpit_parts(db, None)
-    export.metrics_rows(db, Filters())  # Daten & Export's table per Maßnahme
+    cockpit_parts(db, None)  # the engine results also serve Kosten & Nutzen, Vergleich and Daten & Export
 
 
 def find_result(db: Database, kommune: str, massnahme: str):

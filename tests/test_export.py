@@ -342,3 +342,17 @@ def test_small_exports_are_sorted_and_large_ones_keep_every_row(small_db, monkey
     key = ["kommune", "massnahme", "kpi", "period"]
     pd.testing.assert_frame_equal(unsorted.sort_values(key).reset_index(drop=True),
                                   df.sort_values(key).reset_index(drop=True))
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(kommune=("Musterhausen",)),
+                                     Filters(massnahme=("Online-Antrag Wohngeld",))])
+def test_page_metrics_table_shows_the_values_of_the_metrics_export(demo_db, filters):
+    """Daten & Export's table takes its nine columns straight from the engine results; they must be
+    the figures of the export (metrics_rows, i.e. `kpi metrics --json`), formatted."""
+    from kpi import overview
+
+    overview._MEMO.clear()
+    shown = export.metrics_de(demo_db, filters)
+    expected = export.metrics_display_de(export.metrics_rows(demo_db, filters))
+    assert len(shown) > 0
+    pd.testing.assert_frame_equal(shown, expected)

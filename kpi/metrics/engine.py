@@ -198,6 +198,10 @@ class MassnahmeResult:
                      _plan_vs_actual=self.plan_vs_actual, _plan=None, _irr=self.irr)
         return state
 
+    def figures_json(self, keys) -> dict:
+        """The given entries of to_json(), computed alone (tables of many Maßnahmen need a few)."""
+        return {key: _JSON_FIGURES[key](self) for key in keys}
+
     @property
     def plan_vs_actual(self) -> list[dict]:
         """Return the yearly plan vs. actual rows plus a 'gesamt' row (empty without a plan)."""
@@ -221,46 +225,50 @@ class MassnahmeResult:
         detail=False leaves out the yearly series, plan vs. actual and the explanations (tables
         with one row per Maßnahme need none of them, and building them dominates at scale).
         """
-        out = {
-            "kommune": self.kommune,
-            "massnahme": self.massnahme,
-            "handlungsfeld": self.handlungsfeld,
-            "golive": self.golive.isoformat() if self.golive else None,
-            "costs_eur": _r(self.costs_eur),
-            "benefits_eur": _r(self.benefits_eur),
-            "benefits_budget_eur": _r(self.benefits_budget_eur),
-            "paper_saving_eur": _r(self.paper_saving_eur),
-            "time_saving_eur": _r(self.time_saving_eur),
-            "other_saving_eur": _r(self.other_saving_eur),
-            "net_benefit_eur": _r(self.net_benefit_eur),
-            "net_benefit_budget_eur": _r(self.net_benefit_budget_eur),
-            "roi": _r(self.roi, 6),
-            "roi_budget": _r(self.roi_budget, 6),
-            "npv_eur": _r(self.npv_eur),
-            "npv_budget_eur": _r(self.npv_budget_eur),
-            "bcr": _r(self.bcr, 6),
-            "irr": _r(self.irr, 6),
-            "static_payback_years": _r(self.static_payback_years, 4),
-            "payback_month": _ym(self.payback_month),
-            "payback_month_budget": _ym(self.payback_month_budget),
-            "payback_text_de": self.payback_text_de,
-            "discount_rate": self.discount_rate,
-            "first_year": self.first_year,
-            "hours_saved": _r(self.hours_saved, 1),
-            "fte_saved": _r(self.fte_saved, 3),
-            "investment_eur": _r(self.investment_eur),
-            "planned_npv_eur": _r(self.planned_npv_eur),
-            "baseline": {k: v.to_json() for k, v in self.baseline.items()},
-            "parameter_versions": self.parameter_versions,
-            "not_computable": self.not_computable,
-            "notes": self.notes,
-        }
+        out = {key: get(self) for key, get in _JSON_FIGURES.items()}
         if detail:
             out["yearly"] = [{k: _jsonable(v) for k, v in row.items()} for row in self.yearly]
             out["plan_vs_actual"] = [{k: _jsonable(v) for k, v in row.items()}
                                      for row in self.plan_vs_actual]
             out["explanations"] = {k: v.to_json() for k, v in self.explanations.items()}
         return out
+
+
+# to_json's entries without the detail parts; figures_json() reads single ones
+_JSON_FIGURES = {
+    "kommune": lambda r: r.kommune,
+    "massnahme": lambda r: r.massnahme,
+    "handlungsfeld": lambda r: r.handlungsfeld,
+    "golive": lambda r: r.golive.isoformat() if r.golive else None,
+    "costs_eur": lambda r: _r(r.costs_eur),
+    "benefits_eur": lambda r: _r(r.benefits_eur),
+    "benefits_budget_eur": lambda r: _r(r.benefits_budget_eur),
+    "paper_saving_eur": lambda r: _r(r.paper_saving_eur),
+    "time_saving_eur": lambda r: _r(r.time_saving_eur),
+    "other_saving_eur": lambda r: _r(r.other_saving_eur),
+    "net_benefit_eur": lambda r: _r(r.net_benefit_eur),
+    "net_benefit_budget_eur": lambda r: _r(r.net_benefit_budget_eur),
+    "roi": lambda r: _r(r.roi, 6),
+    "roi_budget": lambda r: _r(r.roi_budget, 6),
+    "npv_eur": lambda r: _r(r.npv_eur),
+    "npv_budget_eur": lambda r: _r(r.npv_budget_eur),
+    "bcr": lambda r: _r(r.bcr, 6),
+    "irr": lambda r: _r(r.irr, 6),
+    "static_payback_years": lambda r: _r(r.static_payback_years, 4),
+    "payback_month": lambda r: _ym(r.payback_month),
+    "payback_month_budget": lambda r: _ym(r.payback_month_budget),
+    "payback_text_de": lambda r: r.payback_text_de,
+    "discount_rate": lambda r: r.discount_rate,
+    "first_year": lambda r: r.first_year,
+    "hours_saved": lambda r: _r(r.hours_saved, 1),
+    "fte_saved": lambda r: _r(r.fte_saved, 3),
+    "investment_eur": lambda r: _r(r.investment_eur),
+    "planned_npv_eur": lambda r: _r(r.planned_npv_eur),
+    "baseline": lambda r: {k: v.to_json() for k, v in r.baseline.items()},
+    "parameter_versions": lambda r: r.parameter_versions,
+    "not_computable": lambda r: r.not_computable,
+    "notes": lambda r: r.notes,
+}
 
 
 @dataclass
