@@ -295,3 +295,24 @@ def test_streamlit_chrome_speaks_german(server, browser, tmp_path):
         ["Download as CSV", "Search", "Fullscreen", "Show/hide columns", "Collapse sidebar", "Choose an option"])
     assert english == []
     ctx.close()
+
+
+def test_export_tabs_run_when_opened(server, browser):
+    """Daten & Export runs only the open tab: the metrics per Maßnahme appear when their tab is clicked."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
+    page = ctx.new_page()
+    page.goto(f"{server}/daten_export")
+    _wait_done(page, "Messwerte (lange Tabelle)")
+    main = page.locator('[data-testid="stMain"]')
+    assert "Kosten-Nutzen-Kennzahlen je Maßnahme" not in main.inner_text()
+    page.get_by_role("tab", name="Kennzahlen je Maßnahme").click()
+    _wait_done(page, "Kosten-Nutzen-Kennzahlen je Maßnahme")
+    assert page.get_by_role("tab", name="Kennzahlen je Maßnahme").get_attribute("aria-selected") == "true"
+    panel = page.locator('[data-testid="stDataFrame"]')
+    assert panel.count() == 1 and panel.first.is_visible()
+    assert page.get_by_role("button", name="Excel (XLSX)").first.is_visible()
+    page.screenshot(path=str(SHOTS / "export_kennzahlen.png"))
+    page.get_by_role("tab", name="Ratsvorlage (PDF)").click()
+    _wait_done(page, "Ein druckfertiges PDF für die Sitzung")
+    assert page.get_by_role("button", name="Ratsvorlage als PDF").is_visible()
+    ctx.close()
