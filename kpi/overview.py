@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from kpi import fmt
+from kpi.background import in_background
 from kpi.db import Database
 
 # Status words and symbols match kpi.charts.base.STATUS; repeated here to keep kpi/ free of altair.
@@ -615,29 +616,6 @@ def cockpit_parts(db: Database, kommune: str | None) -> tuple[list, pd.DataFrame
     combined = _memo(db, "combined", kommune, lambda: combined_monthly(results))
     monthly, history = side()
     return results, combined, monthly, history
-
-
-def in_background(fn):
-    """Start fn() on a side thread; return a function that waits for it and returns its value (or
-    raises its error). For DuckDB work beside Python work: DuckDB releases the GIL while it runs."""
-    box: dict = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="kpi-side", daemon=True)
-    thread.start()
-
-    def result():
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
-
-    return result
 
 
 def cockpit(db: Database, kommune: str | None = None, period_from: date | None = None,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from kpi import overview
+from kpi.background import in_background
 from kpi.metrics import engine
 from tests.metrics_helpers import load
 
@@ -198,11 +199,11 @@ def test_in_background_returns_the_value_or_raises_the_error_of_its_thread():
     import threading
 
     names = []
-    done = overview.in_background(lambda: names.append(threading.current_thread().name) or 42)
+    done = in_background(lambda: names.append(threading.current_thread().name) or 42)
     assert done() == 42 and names == ["kpi-side"]
 
     def fails():
         raise ValueError("kaputt")
 
     with pytest.raises(ValueError, match="kaputt"):
-        overview.in_background(fails)()
+        in_background(fails)()

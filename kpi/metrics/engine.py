@@ -45,6 +45,7 @@ import numpy as np
 import numpy_financial as npf
 import pandas as pd
 
+from kpi.background import in_background
 from kpi.db import Database
 from kpi.fmt import eur_de, month_de, number_de, pct_de
 from kpi.metrics import parameters as params_mod
@@ -745,8 +746,9 @@ def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, dict
     baselines and the savings of _add_savings).
     """
     sel = _selection(db, kommune, massnahme)
-    # baselines as plain rows (dates as dates; 4.000 rows at 1M: no DataFrame to iterate)
-    base = [_BaselineRow(*r) for r in db.query(_BASELINE_SQL, _bind(kommune, massnahme, BASELINE_KPIS))]
+    # baselines as plain rows (dates as dates; 4.000 rows at 1M: no DataFrame to iterate), queried on
+    # a side thread while this one pivots the monthly values
+    base_rows = in_background(lambda: db.query(_BASELINE_SQL, _bind(kommune, massnahme, BASELINE_KPIS)))
     cur = db.cursor()
     try:
         long = cur.execute(_LONG_SQL, _bind(kommune, massnahme, ENGINE_KPIS)).fetchnumpy()
@@ -798,6 +800,7 @@ def _monthly_frame(db: Database, kommune, massnahme) -> tuple[pd.DataFrame, dict
     mon["material_before"], mon["material_before_pid"] = _lookup(params, ["", "material_cost_per_case_eur"],
                                                                  pre_index, pre_day)
     # baselines: per Maßnahme (ids ascend), then per row
+    base = [_BaselineRow(*r) for r in base_rows()]
     b_kpi = np.array([b.kpi for b in base], dtype=object)
     b_mid = np.array([b.massnahme_id for b in base], dtype=np.int64)
     b_val = np.array([np.nan if b.value is None else b.value for b in base], dtype=float)
