@@ -442,3 +442,20 @@ def test_results_do_not_keep_their_database_open_and_give_each_irr_on_demand():
     assert ref() is None
     assert "nicht mehr bestimmbar" in " ".join(src for *_, src in r.explanations["costs_eur"].inputs)
     assert pickle.loads(pickle.dumps(q)).irr == q.irr  # a pickled copy (st.cache_data) keeps its IRR
+
+
+def test_compute_all_resumes_garbage_collection_even_when_it_fails(fresh_db, monkeypatch):
+    import gc
+
+    load(fresh_db, [(A, "E-Akte", "2023-03", "gehoben")], EXAMPLE_1, parameters=PARAMS_1)
+    assert gc.isenabled()
+    engine.compute_all(fresh_db)
+    assert gc.isenabled()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("kaputt")
+
+    monkeypatch.setattr(engine, "_one_result", broken)
+    with pytest.raises(RuntimeError, match="kaputt"):
+        engine.compute_all(fresh_db)
+    assert gc.isenabled()
