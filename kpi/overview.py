@@ -376,7 +376,11 @@ def warm_up(db: Database) -> None:
     Run in a background thread at start and after each data change (views/_ops.py), so the first
     visitor does not pay for the cost-benefit engine.
     """
-    cockpit_parts(db, None)  # the engine results also serve Kosten & Nutzen, Vergleich and Daten & Export
+    results = cockpit_parts(db, None)[0]  # also for Kosten & Nutzen, Vergleich, Daten & Export, Maßnahme
+    if results:
+        # what the engine leaves to first use, for all results at once: the IRRs and the uploads
+        # behind the explanations (the Maßnahme page shows both)
+        _ = results[0].irr, results[0].explanations
 
 
 def find_result(db: Database, kommune: str, massnahme: str):

@@ -231,3 +231,14 @@ def test_server_start_warms_the_dashboards_before_anyone_visits(demo_file, tmp_p
                          capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split()[0] == "warm" and int(out.stdout.split()[1]) > 0, out.stdout
+
+
+def test_warm_up_also_settles_what_the_engine_leaves_to_first_use(demo_db, memo):
+    """IRRs and the uploads behind the explanations are computed on first use; the warm-up uses them
+    once, so the Maßnahme page does not pay for them (for all results at once)."""
+    overview.warm_up(demo_db)
+    results = overview.engine_results(demo_db)
+    assert len(results) > 1
+    assert all(not isinstance(r.__dict__["_irr"], engine._IrrBatch) for r in results)
+    assert results[-1].explanations["costs_eur"].inputs  # built now, from the loaded uploads
+    assert any("Upload" in src for *_, src in results[-1].explanations["costs_eur"].inputs)
