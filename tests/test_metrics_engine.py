@@ -459,3 +459,23 @@ def test_compute_all_resumes_garbage_collection_even_when_it_fails(fresh_db, mon
     with pytest.raises(RuntimeError, match="kaputt"):
         engine.compute_all(fresh_db)
     assert gc.isenabled()
+
+
+def test_results_are_freed_without_the_cyclic_collector(fresh_db):
+    """A dropped list of results (a data change replaces the memoised ones) is freed at once, IRR read
+    or not: no reference cycle keeps 1.000 results and their monthly arrays alive."""
+    import gc
+    import weakref
+
+    load(fresh_db, [(A, "E-Akte", "2023-03", "gehoben")], EXAMPLE_1, parameters=PARAMS_1)
+    gc.disable()
+    try:
+        for read_irr in (False, True):
+            results = engine.compute_all(fresh_db)
+            if read_irr:
+                assert results[0].irr is None or isinstance(results[0].irr, float)
+            ref = weakref.ref(results[0])
+            del results
+            assert ref() is None, read_irr
+    finally:
+        gc.enable()

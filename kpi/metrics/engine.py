@@ -950,18 +950,23 @@ def _paused_gc():
 
 
 class _IrrBatch:
-    """The IRRs of one compute_all run, computed together (irr_many) when the first is read."""
+    """The IRRs of one compute_all run, computed together (irr_many) when the first is read.
+
+    It holds its results weakly: results hold their batch until it has run, and a cycle would keep
+    1.000 results (and the monthly arrays they share) alive until the cyclic collector comes by."""
 
     def __init__(self, results: list, flows: list) -> None:
-        self._results, self._flows = results, flows
+        self._results: list | None = [weakref.ref(r) for r in results]
+        self._flows = flows
         self._lock = threading.Lock()
 
     def resolve(self) -> None:
         with self._lock:
             if self._results is None:
                 return
-            for res, value in zip(self._results, irr_many(self._flows), strict=True):
-                if res.__dict__.get("_irr") is self:
+            for ref, value in zip(self._results, irr_many(self._flows), strict=True):
+                res = ref()
+                if res is not None and res.__dict__.get("_irr") is self:
                     res.__dict__["_irr"] = value
             self._results = self._flows = None
 
