@@ -201,11 +201,17 @@ def test_ueberblick_shows_german_figures_and_readme_screenshot(server, browser):
     ctx.close()
 
 
-def test_sitzung_keyboard_navigation(server, browser):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, locale="de-DE")
+def _open(browser, url: str, must_see: str, height: int = 900):
+    """A German browser context (1280 px wide) on url, the page run and showing must_see."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": height}, locale="de-DE")
     page = ctx.new_page()
-    page.goto(f"{server}/sitzung")
-    _wait_done(page, "Sitzung starten")
+    page.goto(url)
+    _wait_done(page, must_see)
+    return ctx, page
+
+
+def test_sitzung_keyboard_navigation(server, browser):
+    ctx, page = _open(browser, f"{server}/sitzung", "Sitzung starten", height=800)
     page.get_by_role("button", name="Sitzung starten").click()
     page.get_by_text("Was hat die Digitalisierung gekostet und gebracht?").wait_for()
     _wait_done(page)
@@ -258,10 +264,7 @@ def test_streamlit_chrome_speaks_german(server, browser, tmp_path):
     """Streamlit's uploader and help buttons have no locale: views/_i18n.py puts German texts in."""
     csv = tmp_path / "werte.csv"
     csv.write_text("Kommune;Kennzahl;Zeitraum;Wert\nTeststadt;fallzahl;2024-01;12\n", encoding="utf-8")
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
-    page = ctx.new_page()
-    page.goto(f"{server}/upload")
-    _wait_done(page, "Datei hochladen und prüfen")
+    ctx, page = _open(browser, f"{server}/upload", "Datei hochladen und prüfen")
     zone = page.locator('[data-testid="stFileUploader"]')
     zone.get_by_role("button", name="Datei auswählen").wait_for(timeout=10_000)
     hint = zone.locator('[data-testid="stFileUploaderDropzoneInstructions"]').inner_text()
@@ -299,10 +302,7 @@ def test_streamlit_chrome_speaks_german(server, browser, tmp_path):
 
 def test_export_tabs_run_when_opened(server, browser):
     """Daten & Export runs only the open tab: the metrics per Maßnahme appear when their tab is clicked."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
-    page = ctx.new_page()
-    page.goto(f"{server}/daten_export")
-    _wait_done(page, "Messwerte (lange Tabelle)")
+    ctx, page = _open(browser, f"{server}/daten_export", "Messwerte (lange Tabelle)")
     main = page.locator('[data-testid="stMain"]')
     assert "Kosten-Nutzen-Kennzahlen je Maßnahme" not in main.inner_text()
     page.get_by_role("tab", name="Kennzahlen je Maßnahme").click()
