@@ -710,16 +710,22 @@ _GRAN_DE = {"month": "Monat", "quarter": "Quartal", "year": "Jahr"}
 
 
 def display_frame_de(df):
-    """Return the long table with German headers and German-formatted text cells (for on-screen tables)."""
+    """Return the long table with German headers and German-formatted text cells (for on-screen tables).
+
+    Values of one Kennzahl share their decimals, so that they line up: two when any of its shown
+    values has a fraction ("12,00" above "11,70"), none otherwise ("12" above "14").
+    """
     import pandas as pd
 
     from kpi.fmt import period_de
 
-    def value_de(v, unit):
+    values = pd.to_numeric(df["value"], errors="coerce")
+    with_fraction = set(df.loc[(values % 1).fillna(0) != 0, "kpi_label"])
+
+    def value_de(v, unit, label):
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return "–"
-        decimals = 0 if float(v).is_integer() else 2
-        text = number_de(v, decimals)
+        text = number_de(v, 2 if label in with_fraction else 0)
         return f"{text}\u00a0€" if unit == "€" else text
 
     return pd.DataFrame({
@@ -728,7 +734,7 @@ def display_frame_de(df):
         "Kennzahl": df["kpi_label"],
         "Zeitraum": [period_de(pd.Timestamp(p).date(), g) for p, g in zip(df["period"], df["granularity"],
                                                                          strict=True)],
-        "Wert": [value_de(v, u) for v, u in zip(df["value"], df["unit"], strict=True)],
+        "Wert": [value_de(v, u, k) for v, u, k in zip(df["value"], df["unit"], df["kpi_label"], strict=True)],
         "Einheit": df["unit"],
         "Werte": df["n_values"],
         "Upload": df["upload_id"],

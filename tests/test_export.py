@@ -356,3 +356,17 @@ def test_page_metrics_table_shows_the_values_of_the_metrics_export(demo_db, filt
     expected = export.metrics_display_de(export.metrics_rows(demo_db, filters))
     assert len(shown) > 0
     pd.testing.assert_frame_equal(shown, expected)
+
+
+def test_preview_values_of_one_kennzahl_share_their_decimals():
+    rows = [("Fallzahl", 12.0, "Fälle"), ("Fallzahl", 14.0, "Fälle"),
+            ("Papierkosten", 12.0, "€"), ("Papierkosten", 11.7, "€"), ("Papierkosten", None, "€"),
+            ("Bearbeitungszeit", 1234.5, "Min.")]
+    df = pd.DataFrame({
+        "kommune": ["Musterstadt"] * len(rows), "massnahme": ["E-Akte"] * len(rows),
+        "kpi_label": [r[0] for r in rows], "period": [date(2024, 3, 1)] * len(rows),
+        "granularity": ["month"] * len(rows), "value": [r[1] for r in rows], "unit": [r[2] for r in rows],
+        "n_values": [1] * len(rows), "upload_id": [1] * len(rows), "note": [None] * len(rows)})
+    shown = export.display_frame_de(df)
+    assert shown["Wert"].tolist() == ["12", "14", "12,00\u00a0€", "11,70\u00a0€", "–", "1.234,50"]
+    assert shown["Zeitraum"].tolist()[0] == "März 2024"
